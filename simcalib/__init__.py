@@ -1,0 +1,69 @@
+"""simcalib: class-similarity label smoothing and calibration for classifiers.
+
+The package follows the data flow of the method, one subpackage per stage::
+
+    labels -> similarity -> smoothing -> classifier -> calibration -> metrics
+                                                                    -> plotting
+
+``simcalib.similarity``
+    Class distance sources (pixels, autoencoder latents, word embeddings,
+    WordNet, user matrices) that learn a (K, K) ``distances_`` matrix.
+``simcalib.smoothing``
+    :class:`SimilaritySmoother`, which turns class distances into soft labels.
+``simcalib.nn`` and ``simcalib.classifier`` (need torch)
+    CIFAR-style networks and the skorch :class:`SimilarityLSClassifier`.
+``simcalib.calibration``
+    Post-hoc calibrators (temperature, vector, matrix, Dirichlet, ensemble
+    temperature scaling) and :class:`CalibratedClassifier`.
+``simcalib.metrics``
+    Histogram and KDE calibration errors and scikit-learn scorers.
+``simcalib.plotting``
+    :class:`ReliabilityDisplay`.
+
+Public classes are re-exported here and imported on first use, so that
+``import simcalib`` stays light and works without torch or matplotlib.
+"""
+
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (imported lazily on first access)
+_LAZY = {
+    # similarity sources
+    "PixelDistanceSimilarity": "simcalib.similarity",
+    "AutoencoderSimilarity": "simcalib.similarity",
+    "WordEmbeddingSimilarity": "simcalib.similarity",
+    "WordNetSimilarity": "simcalib.similarity",
+    "PrecomputedSimilarity": "simcalib.similarity",
+    # smoothing
+    "SimilaritySmoother": "simcalib.smoothing",
+    # classifier (torch)
+    "SimilarityLSClassifier": "simcalib.classifier",
+    # post-hoc calibration
+    "TemperatureScaling": "simcalib.calibration",
+    "VectorScaling": "simcalib.calibration",
+    "MatrixScaling": "simcalib.calibration",
+    "DirichletCalibrator": "simcalib.calibration",
+    "DirichletCalibratorCV": "simcalib.calibration",
+    "EnsembleTemperatureScaling": "simcalib.calibration",
+    "CalibratedClassifier": "simcalib.calibration",
+    "NetcalCalibrator": "simcalib.calibration",
+    # plotting
+    "ReliabilityDisplay": "simcalib.plotting",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'simcalib' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
