@@ -170,3 +170,15 @@ def test_calibrated_sampler_error_shrinks_with_n():
         values.append(kde_calibration_error(y, np.column_stack([1 - p1, p1])))
     assert values[1] < values[0]
     assert values[1] < 0.02
+
+
+def test_density_gaps_keep_previous_integrand_like_reference(rng):
+    """Between separated clusters both densities vanish: the forward fill matters."""
+    n = 300
+    p1 = np.where(rng.uniform(size=n) < 0.5, 0.3, 0.9) + rng.normal(size=n) * 0.01
+    y = (rng.uniform(size=n) < 0.6).astype(int)
+    two = np.column_stack([1 - p1, p1])
+    pred = two.argmax(1)
+    conf, hit = two.max(1), (pred == y).astype(int)
+    expected = reference_kde_ece(conf, hit, 0.01)
+    assert kde_calibration_error(y, two, bandwidth=0.01) == pytest.approx(expected, rel=1e-6)
