@@ -26,9 +26,8 @@ def tiny(**kwargs):
     """A SimilarityLSClassifier small enough for CPU tests."""
     from simcalib.classifier import SimilarityLSClassifier
 
-    params = dict(
-        module="small_cnn", module__width=8, max_epochs=3, batch_size=64,
-        random_state=0, verbose=0,
-    )
+    params = dict(max_epochs=3, batch_size=64, random_state=0, verbose=0)
+    if "module" not in kwargs:
+        params.update(module="small_cnn", module__width=8)
     params.update(kwargs)
     return SimilarityLSClassifier(**params)
