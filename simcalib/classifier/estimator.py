@@ -586,12 +586,17 @@ class SimilarityLSClassifier(NeuralNetClassifier):
 
     def initialize(self):
         """Initialise module, optimizer, callbacks and the data generators."""
+        self._initialize_generators()
+        return super().initialize()
+
+    def _initialize_generators(self):
+        # the data generator (shuffling, augmentation, mixup permutation) and
+        # the mixup coefficient generator, seeded from random_state
         if not hasattr(self, "device_"):
             self.device_ = self._compute_device()
         seeds = np.random.SeedSequence(self.random_state).generate_state(2)
         self.data_rng_ = torch.Generator(device=self.device_).manual_seed(int(seeds[0]))
         self.mixup_rng_ = np.random.default_rng(int(seeds[1]))
-        return super().initialize()
 
     def initialize_module(self):
         kwargs = self.get_params_for("module")
@@ -824,13 +829,16 @@ class SimilarityLSClassifier(NeuralNetClassifier):
     def __setstate__(self, state):
         gen = state.get("data_rng_")
         requested = state.get("device")
-        if requested is None and "device_" in state:
+        if requested is None:
             # load the tensors straight onto the resolved device (CPU when the
-            # fitted one is a GPU this machine lacks); device stays None
-            device = state["device_"]
+            # fitted one is a GPU this machine lacks, or when unfitted), which
+            # also spares skorch's warning about device=None; device stays None
+            device = state.get("device_", "cpu")
             if uses_cuda(device) and not torch.cuda.is_available():
                 device = "cpu"
-            state["device"] = state["device_"] = device
+            state["device"] = device
+            if "device_" in state:
+                state["device_"] = device
         super().__setstate__(state)
         if requested is None:
             self.device = None

@@ -247,3 +247,10 @@ def test_pickle_round_trip(digits):
     assert back.device is None and back.device_ == clf.device_
     back.partial_fit(X[:200], y[:200])  # training continues after loading
     assert len(back.history) == 2
+
+
+def test_unfitted_pickle_round_trip_is_silent():
+    # no skorch DeviceWarning for device=None (warnings are errors here, and
+    # joblib forwards the filters to its workers)
+    clf = pickle.loads(pickle.dumps(tiny(similarity="uniform")))
+    assert clf.device is None and clf.get_params()["alpha"] == 0.1
