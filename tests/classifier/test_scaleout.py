@@ -13,14 +13,13 @@ from sklearn.model_selection import GridSearchCV  # noqa: E402
 
 from simcalib.metrics import ece_scorer  # noqa: E402
 from simcalib.similarity import PixelDistanceSimilarity  # noqa: E402
-from tests.classifier.conftest import tiny  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(180)
-def test_grid_search_on_a_dask_cluster(digits, monkeypatch):
+def test_grid_search_on_a_dask_cluster(digits, monkeypatch, tiny):
     distributed = pytest.importorskip("distributed")
     joblib = pytest.importorskip("joblib")
     X, y = digits[0][:400], digits[1][:400]
@@ -50,7 +49,7 @@ def test_grid_search_on_a_dask_cluster(digits, monkeypatch):
                                local.cv_results_["mean_test_score"], rtol=1e-5)
 
 
-def test_accelerate_single_process_matches_the_plain_classifier(digits):
+def test_accelerate_single_process_matches_the_plain_classifier(digits, tiny):
     accelerate = pytest.importorskip("accelerate")
     from simcalib.classifier.accelerate import AccelerateSimilarityLSClassifier
 
