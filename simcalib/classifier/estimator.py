@@ -793,11 +793,15 @@ class SimilarityLSClassifier(NeuralNetClassifier):
 
         Returns
         -------
-        logits : ndarray of shape (n_samples, n_classes), float32
-            ``softmax(logits)`` equals :meth:`predict_proba`.
+        logits : ndarray of shape (n_samples, n_classes), float64
+            ``softmax(logits)`` equals :meth:`predict_proba`. Computed in
+            float32 and returned as float64, the dtype that post-hoc
+            calibrators fitted on them (and scikit-learn's checks of their
+            probabilities) expect.
         """
         X = self._check_predict_X(X)
-        return np.concatenate([to_numpy(z) for z in self.forward_iter(X)], axis=0)
+        logits = [to_numpy(z) for z in self.forward_iter(X)]
+        return np.concatenate(logits, axis=0).astype(np.float64)
 
     def predict(self, X):
         """Most probable class labels.

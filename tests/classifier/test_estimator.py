@@ -150,7 +150,7 @@ def test_decision_function_and_predict_proba_agree(digits, tiny):
     logits = clf.decision_function(X[:50])
     proba = clf.predict_proba(X[:50])
     assert logits.shape == proba.shape == (50, 10)
-    assert logits.dtype == proba.dtype == np.float32
+    assert logits.dtype == np.float64 and proba.dtype == np.float32
     soft = np.exp(logits - logits.max(1, keepdims=True))
     np.testing.assert_allclose(soft / soft.sum(1, keepdims=True), proba, atol=1e-6)
     np.testing.assert_array_equal(clf.predict(X[:50]), clf.classes_[logits.argmax(1)])
@@ -253,3 +253,18 @@ def test_unfitted_pickle_round_trip_is_silent(tiny):
     # joblib forwards the filters to its workers)
     clf = pickle.loads(pickle.dumps(tiny(similarity="uniform")))
     assert clf.device is None and clf.get_params()["alpha"] == 0.1
+
+
+def test_post_hoc_temperature_scaling_stacks_on_the_logits(digits, tiny):
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.metrics import log_loss
+
+    X, y = digits
+    clf = tiny(similarity="uniform", alpha=0.3, max_epochs=4).fit(X[:800], y[:800])
+    cal = CalibratedClassifierCV(FrozenEstimator(clf), method="temperature")
+    cal.fit(X[800:1300], y[800:1300])
+    before = log_loss(y[1300:], clf.predict_proba(X[1300:]), labels=clf.classes_)
+    after = log_loss(y[1300:], cal.predict_proba(X[1300:]), labels=clf.classes_)
+    assert after < before  # alpha=0.3 smoothing leaves the net underconfident
+    np.testing.assert_array_equal(cal.predict(X[1300:]), clf.predict(X[1300:]))
