@@ -47,6 +47,10 @@ def _encode(classes, y):
     return codes.astype(np.int64)
 
 
+def _is_device_iterator(cls):
+    return isinstance(cls, type) and issubclass(cls, DeviceBatchIterator)
+
+
 def _softmax(logits):
     return torch.softmax(logits, dim=-1)
 
@@ -101,7 +105,9 @@ class SimilarityLSClassifier(NeuralNetClassifier):
           label smoothing, ``SimilaritySmoother(similarity, alpha, beta)``
           fitted on the training images; its parameters are reachable as
           ``similarity__<name>`` (e.g. in a grid).
-        - None: the same with ``PixelDistanceSimilarity()``.
+        - None: the same with ``PixelDistanceSimilarity()`` (exact mean
+          pairwise distances cost O(n^2 d); for tens of thousands of images
+          on a CPU pass ``PixelDistanceSimilarity(max_samples_per_class=...)``).
         - ``"uniform"``: uniform label smoothing ``(1 - alpha) e_y + alpha / K``
           over all K classes (the same targets as
           ``torch.nn.CrossEntropyLoss(label_smoothing=alpha)``).
@@ -462,15 +468,25 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         return uses_cuda(self.device_) if value == "auto" else bool(value)
 
     @contextlib.contextmanager
-    def _seeded(self):
+    def _fit_context(self, seed=True):
         # Seed torch's global generator (weight init, dropout) inside a fork,
         # so a seeded fit is reproducible and leaves the caller's state alone.
-        if self.random_state is None:
-            yield
-            return
-        devices = [torch.device(self.device_).index or 0] if uses_cuda(self.device_) else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(int(self.random_state))
+        # On CUDA, let cuDNN autotune its convolution algorithms for the fixed
+        # batch shape (unless the caller asked for deterministic kernels);
+        # the flags are restored on exit.
+        with contextlib.ExitStack() as stack:
+            if uses_cuda(self.device_):
+                cudnn = torch.backends.cudnn
+                stack.enter_context(cudnn.flags(
+                    enabled=True, benchmark=not cudnn.deterministic,
+                    deterministic=cudnn.deterministic, allow_tf32=cudnn.allow_tf32,
+                ))
+            if seed and self.random_state is not None:
+                devices = (
+                    [torch.device(self.device_).index or 0] if uses_cuda(self.device_) else []
+                )
+                stack.enter_context(torch.random.fork_rng(devices=devices))
+                torch.manual_seed(int(self.random_state))
             yield
 
     def _prepare(self, X, y, reset):
@@ -543,7 +559,7 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         """
         X, y = self._prepare(X, y, reset=True)
         self.resumed_epoch_ = 0
-        with self._seeded():
+        with self._fit_context():
             if not self.warm_start or not self.initialized_:
                 self.initialize()
             super().partial_fit(X, y, **fit_params)
@@ -571,7 +587,8 @@ class SimilarityLSClassifier(NeuralNetClassifier):
             return self.fit(X, y, **fit_params)
         X, y = self._prepare(X, y, reset=False)
         self.resumed_epoch_ = 0
-        return super().partial_fit(X, y, **fit_params)
+        with self._fit_context(seed=False):
+            return super().partial_fit(X, y, **fit_params)
 
     def check_data(self, X, y=None):
         # labels are encoded by fit; skorch would overwrite classes_inferred_
@@ -639,7 +656,7 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         """Wrap images (and encoded labels) as an :class:`ImageTensorDataset` on the device."""
         if is_dataset(X):
             return X
-        if self.iterator_train is not DeviceBatchIterator and y is not None:
+        if not _is_device_iterator(self.iterator_train) and y is not None:
             # a custom iterator gets skorch's standard dataset of float arrays
             X_np = to_numpy(X) if isinstance(X, torch.Tensor) else X
             return super().get_dataset(np.asarray(X_np), y)
@@ -653,9 +670,7 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         """Return a :class:`DeviceBatchIterator` (skorch's iterator for other classes)."""
         prefix = "iterator_train" if training else "iterator_valid"
         cls = getattr(self, prefix)
-        if not (isinstance(cls, type) and issubclass(cls, DeviceBatchIterator)) or (
-            not is_image_dataset(dataset)
-        ):
+        if not _is_device_iterator(cls) or not is_image_dataset(dataset):
             return super().get_iterator(dataset, training=training)
         kwargs = self.get_params_for(prefix)
         kwargs.setdefault("batch_size", self.batch_size)
