@@ -18,12 +18,14 @@ from simcalib.similarity._pixel import (
 from simcalib.similarity._precomputed import PrecomputedSimilarity
 from simcalib.similarity._vectors import WordVectors, load_word_vectors
 from simcalib.similarity._word_embedding import WordEmbeddingSimilarity
+from simcalib.similarity._wordnet import WordNetSimilarity
 
 __all__ = [
     "BaseSimilarity",
     "PixelDistanceSimilarity",
     "PrecomputedSimilarity",
     "WordEmbeddingSimilarity",
+    "WordNetSimilarity",
     "WordVectors",
     "load_word_vectors",
     "mean_pairwise_class_distances",
