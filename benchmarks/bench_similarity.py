@@ -24,7 +24,7 @@ root::
     PYTHONPATH=. python benchmarks/bench_similarity.py --cases cifar tiny \\
         --tiny-imagenet ../shared/data/tinyimagenet/tiny-imagenet-200-32px.tar.xz
     PYTHONPATH=. python benchmarks/bench_similarity.py --cases tiny --random-tiny \\
-        --metrics l1 l2 --devices cuda
+        --metrics l1 l2 --devices cuda --append
 """
 
 from __future__ import annotations
@@ -148,6 +148,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "similarity.txt"))
+    parser.add_argument("--append", action="store_true",
+                        help="add this run as a new section of --out instead of replacing it")
     args = parser.parse_args(argv)
 
     try:
@@ -213,6 +215,8 @@ def main(argv=None):
     text = "\n".join(lines) + "\n"
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.append and out.exists():
+        text = out.read_text() + "\n" + text
     out.write_text(text)
     print(text)
 

@@ -13,7 +13,7 @@ from simcalib.similarity import (
 )
 
 try:
-    import torch  # noqa: F401
+    import torch
 
     DEVICES = ["numpy", "cpu"]
 except ImportError:  # the numpy path must work without torch
