@@ -204,7 +204,8 @@ class AutoencoderSimilarity(BaseSimilarity):
     def _to_tensor(self, xb, dev):
         import torch
 
-        xb = torch.from_numpy(np.ascontiguousarray(xb)).to(dev, torch.float32)
+        # np.array copies: the batch is writable even when X is a read-only memmap
+        xb = torch.from_numpy(np.array(xb, dtype=np.float32)).to(dev)
         return (xb - self.input_mean_) / self.input_std_
 
     def _encode(self, X, dev):

@@ -262,20 +262,29 @@ def _pairwise_class_sums_torch(torch, dev, X, y_idx, n_classes, metric, batch_si
     dtype = torch.float64
     if dev.type == "mps":  # no float64 on Apple GPUs
         dtype = torch.float32
-    Xt = torch.from_numpy(np.ascontiguousarray(X)).to(dev)
+    if dev.type == "cpu":
+        def chunk(i):  # a float64 copy of the rows only (X may be a read-only memmap)
+            return torch.from_numpy(X[i : i + batch_size].astype(np.float64)) - center
+    else:
+        # one upload in the input dtype (uint8 images: n*d bytes), then per-chunk casts
+        Xt = torch.as_tensor(X if X.flags.writeable else np.array(X), device=dev)
+
+        def chunk(i):
+            return Xt[i : i + batch_size].to(dtype) - center
+
     center = torch.from_numpy(X.mean(axis=0, dtype=np.float64)).to(dev, dtype)
     onehot = torch.zeros((n, n_classes), dtype=dtype, device=dev)
     onehot[torch.arange(n, device=dev), torch.from_numpy(y_idx).to(dev)] = 1.0
     sums = torch.zeros((n_classes, n_classes), dtype=dtype, device=dev)
     with torch.no_grad():
         for i in range(0, n, batch_size):
-            A = Xt[i : i + batch_size].to(dtype) - center
+            A = chunk(i)
             a2 = (A * A).sum(1)
             for j in range(i, n, batch_size):
                 if j == i:
                     B, b2 = A, a2
                 else:
-                    B = Xt[j : j + batch_size].to(dtype) - center
+                    B = chunk(j)
                     b2 = (B * B).sum(1)
                 if metric == "l2":
                     D = torch.addmm(a2[:, None] + b2[None, :], A, B.T, alpha=-2.0)

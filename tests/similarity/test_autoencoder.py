@@ -47,6 +47,7 @@ def test_latent_distances_equal_brute_force_on_encoded_inputs(images):
 
 def test_reproducible_and_training_reduces_loss(images):
     X, y = images
+    X.setflags(write=False)  # read-only input (a memory-mapped cache) works
     a = AutoencoderSimilarity(epochs=4, batch_size=8, random_state=1).fit(X, y)
     b = AutoencoderSimilarity(epochs=4, batch_size=8, random_state=1).fit(X, y)
     np.testing.assert_array_equal(a.distances_, b.distances_)

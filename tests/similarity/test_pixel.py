@@ -95,6 +95,16 @@ def test_uint8_images_equal_flattened_float(rng):
     np.testing.assert_allclose(a, brute_force(X, y, 2) * (1 - np.eye(3)), rtol=1e-9)
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_read_only_input(rng, device):
+    # e.g. a memory-mapped image cache: no copy of all of X, no torch warning
+    X = rng.integers(0, 256, size=(20, 1, 4, 4), dtype=np.uint8)
+    X.setflags(write=False)
+    y = np.repeat([0, 1], 10)
+    sim = PixelDistanceSimilarity(device=device, batch_size=7).fit(X, y)
+    np.testing.assert_allclose(sim.distances_, brute_force(X, y, 2) * (1 - np.eye(2)), rtol=1e-9)
+
+
 def test_l2_accurate_for_large_offsets(rng):
     # |a|^2 + |b|^2 - 2ab loses digits when the data sit far from 0; centring fixes it
     X = 1e6 + rng.normal(size=(20, 8))
