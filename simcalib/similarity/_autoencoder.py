@@ -76,8 +76,9 @@ class AutoencoderSimilarity(BaseSimilarity):
     random_state : int, RandomState instance or None, default=None
         Seeds the network initialisation and the batch order (the global
         torch RNG is left untouched). Runs on the CPU are then reproducible.
-    verbose : int, default=0
-        ``> 0``: print one progress line per epoch to stderr.
+    verbose : int, default=1
+        ``> 0``: print one progress line per epoch (loss, seconds) to stderr;
+        0: silent.
 
     Attributes
     ----------
@@ -103,7 +104,7 @@ class AutoencoderSimilarity(BaseSimilarity):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.integers(0, 16, size=(40, 1, 8, 8)).astype(np.float32)
     >>> y = np.repeat([0, 1], 20)
-    >>> sim = AutoencoderSimilarity(epochs=1, random_state=0).fit(X, y)
+    >>> sim = AutoencoderSimilarity(epochs=1, random_state=0, verbose=0).fit(X, y)
     >>> sim.latent_dim_, sim.distances_.shape
     (16, (2, 2))
     """
@@ -117,7 +118,7 @@ class AutoencoderSimilarity(BaseSimilarity):
         lr=1e-3,
         device=None,
         random_state=None,
-        verbose=0,
+        verbose=1,
     ):
         self.latent_dim = latent_dim
         self.epochs = epochs

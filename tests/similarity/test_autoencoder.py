@@ -67,11 +67,13 @@ def test_default_latent_dim_rule_and_shapes(rng):
     assert next(sim.autoencoder_.parameters()).device.type == "cpu"
 
 
-def test_progress_printed_when_verbose(images, capsys):
+def test_progress_printed_by_default(images, capsys):
     X, y = images
-    AutoencoderSimilarity(epochs=2, random_state=0, verbose=1).fit(X, y)
+    AutoencoderSimilarity(epochs=2, random_state=0).fit(X, y)
     err = capsys.readouterr().err
-    assert "epoch 1/2" in err and "epoch 2/2" in err
+    assert "epoch 1/2" in err and "epoch 2/2" in err and "loss" in err
+    AutoencoderSimilarity(epochs=1, random_state=0, verbose=0).fit(X, y)
+    assert capsys.readouterr().err == ""
 
 
 def test_bad_inputs(images):

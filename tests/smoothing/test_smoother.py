@@ -90,6 +90,8 @@ def test_bad_parameters(data):
         SimilaritySmoother(PixelDistanceSimilarity(), beta="high").fit(X, y)
     with pytest.raises(ValueError, match="at least 2 classes"):
         SimilaritySmoother(PixelDistanceSimilarity()).fit(X, ["cat"] * len(y))
+    with pytest.raises(ValueError, match="similarity must be a similarity source.*'uniform'"):
+        SimilaritySmoother("uniform").fit(X, y)
 
 
 def test_transform_before_fit():
