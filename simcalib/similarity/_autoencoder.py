@@ -150,7 +150,9 @@ class AutoencoderSimilarity(BaseSimilarity):
         if isinstance(self.latent_dim, str) and self.latent_dim == "auto":
             latent_dim = default_latent_dim(X.shape[1:])
         else:
-            latent_dim = check_scalar_in_range(self.latent_dim, "latent_dim", lo=1, integer=True)
+            latent_dim = check_scalar_in_range(
+                self.latent_dim, "latent_dim", lo=1, integer=True
+            )
         torch_mod, dev = _resolve_device(self.device)
         if torch_mod is None:
             raise ValueError(
@@ -236,5 +238,7 @@ class AutoencoderSimilarity(BaseSimilarity):
         X = self._validate_X(X, np.shape(X)[0] if np.ndim(X) else -1)
         expected = (self.autoencoder_.in_channels, *self.autoencoder_.image_size)
         if X.shape[1:] != expected:
-            raise ValueError(f"X must hold images of shape {expected}; got {X.shape[1:]}")
+            raise ValueError(
+                f"X must hold images of shape {expected}; got {X.shape[1:]}"
+            )
         return self._encode(X, "cpu")

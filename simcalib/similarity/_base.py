@@ -72,7 +72,9 @@ class BaseSimilarity(BaseEstimator):
         if self._requires_X or X is not None:
             X = self._validate_X(X, y_idx.shape[0])
         D = self._class_distances(X, y_idx)
-        self.distances_ = _finalize_distances(D, len(self.classes_), type(self).__name__)
+        self.distances_ = _finalize_distances(
+            D, len(self.classes_), type(self).__name__
+        )
         return self
 
     def _validate_X(self, X, n_samples):
@@ -87,8 +89,14 @@ class BaseSimilarity(BaseEstimator):
             X = X.astype(np.uint8)
         # sparse, complex, empty and non-finite inputs are rejected here; uint8
         # images stay uint8 (no float copy of a large image set)
-        X = check_array(X, accept_sparse=False, dtype="numeric", allow_nd=True,
-                        ensure_2d=True, input_name="X")
+        X = check_array(
+            X,
+            accept_sparse=False,
+            dtype="numeric",
+            allow_nd=True,
+            ensure_2d=True,
+            input_name="X",
+        )
         if X.shape[0] != n_samples:
             raise ValueError(
                 f"X and y have different numbers of samples: {X.shape[0]} and {n_samples}"
@@ -173,5 +181,7 @@ def _finalize_distances(D, n_classes, source):
     if not np.all(np.isfinite(D)):
         raise ValueError(f"{source} produced non-finite class distances")
     if D.min() < 0:
-        raise ValueError(f"{source} produced negative class distances (min {D.min():.6g})")
+        raise ValueError(
+            f"{source} produced negative class distances (min {D.min():.6g})"
+        )
     return 0.5 * (D + D.T)

@@ -114,7 +114,11 @@ class PixelDistanceSimilarity(BaseSimilarity):
             )
             X, y_idx = X[keep], y_idx[keep]
         means, counts = _mean_pairwise(
-            X, y_idx, n_classes, metric=self.metric, batch_size=self.batch_size,
+            X,
+            y_idx,
+            n_classes,
+            metric=self.metric,
+            batch_size=self.batch_size,
             device=self.device,
         )
         self.within_class_distances_ = np.diag(means).copy()
@@ -122,9 +126,7 @@ class PixelDistanceSimilarity(BaseSimilarity):
         return means
 
 
-def mean_pairwise_class_distances(
-    X, y, *, metric="l2", batch_size=2048, device=None
-):
+def mean_pairwise_class_distances(X, y, *, metric="l2", batch_size=2048, device=None):
     """Exact mean pairwise distance between the samples of every pair of classes.
 
     Parameters
@@ -164,7 +166,11 @@ def mean_pairwise_class_distances(
             f"X and y have different numbers of samples: {X.shape[0]} and {y_idx.shape[0]}"
         )
     means, _ = _mean_pairwise(
-        X, y_idx, int(y_idx.max()) + 1, metric=metric, batch_size=batch_size,
+        X,
+        y_idx,
+        int(y_idx.max()) + 1,
+        metric=metric,
+        batch_size=batch_size,
         device=device,
     )
     return means
@@ -220,7 +226,9 @@ def _mean_pairwise(X, y_idx, n_classes, *, metric, batch_size, device):
     if torch is None or (metric == "l1" and dev.type == "cpu"):
         sums = _pairwise_class_sums_numpy(X, y_idx, n_classes, metric, batch_size)
     else:
-        sums = _pairwise_class_sums_torch(torch, dev, X, y_idx, n_classes, metric, batch_size)
+        sums = _pairwise_class_sums_torch(
+            torch, dev, X, y_idx, n_classes, metric, batch_size
+        )
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / np.outer(counts, counts).astype(np.float64)
     return np.nan_to_num(means, nan=0.0), counts
@@ -264,6 +272,7 @@ def _pairwise_class_sums_torch(torch, dev, X, y_idx, n_classes, metric, batch_si
     if dev.type == "mps":  # no float64 on Apple GPUs
         dtype = torch.float32
     if dev.type == "cpu":
+
         def chunk(i):  # a float64 copy of the rows only (X may be a read-only memmap)
             return torch.from_numpy(X[i : i + batch_size].astype(np.float64)) - center
     else:
