@@ -26,37 +26,10 @@ def _figure(**kwargs):
 
 
 def _reliability_axes(ax, y_true, y_prob, title, n_bins):
-    """One reliability diagram; ReliabilityDisplay when simcalib.plotting has it."""
-    try:
-        from simcalib.plotting import ReliabilityDisplay
-    except ImportError:  # plotting not available: draw the bars directly
-        ReliabilityDisplay = None
-    if ReliabilityDisplay is not None:
-        ReliabilityDisplay.from_predictions(y_true, y_prob, n_bins=n_bins, ax=ax, name=title)
-        ax.set_title(title)
-        return
-    from simcalib._validation import check_prediction_inputs
-    from simcalib.metrics import expected_calibration_error
-    from simcalib.metrics._histogram import bin_statistics
+    from simcalib.plotting import ReliabilityDisplay
 
-    y, p = check_prediction_inputs(y_true, y_prob)
-    stats = bin_statistics(y, p, n_bins=n_bins, mode="prediction")
-    centers = (stats.edges[:-1] + stats.edges[1:]) / 2
-    width = np.diff(stats.edges)
-    acc = np.nan_to_num(stats.accuracy)
-    conf = np.where(stats.counts > 0, stats.confidence, centers)
-    ax.bar(centers, acc, width=width, edgecolor="black", color="tab:blue", label="accuracy")
-    ax.bar(centers, conf - acc, bottom=acc, width=width, edgecolor="tab:red",
-           color="tab:red", alpha=0.3, hatch="//", label="gap")
-    ax.plot([0, 1], [0, 1], "k--", lw=1)
-    ece = expected_calibration_error(y, p, n_bins=n_bins)
-    ax.text(0.04, 0.92, f"ECE {100 * ece:.2f}%", transform=ax.transAxes, fontsize=8,
-            bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    ReliabilityDisplay.from_predictions(y_true, y_prob, n_bins=n_bins, ax=ax, name=title)
     ax.set_title(title)
-    ax.set_xlabel("confidence")
-    ax.set_ylabel("accuracy")
 
 
 def plot_reliability_grid(predictions, y_true, path, *, n_bins=15, suptitle=None):
@@ -94,8 +67,14 @@ def plot_reliability_grid(predictions, y_true, path, *, n_bins=15, suptitle=None
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
     for ax, key in zip(axes.flat, keys):
         _reliability_axes(ax, y_true, predictions[key], _LABELS.get(key, key), n_bins)
+        # A full legend per panel hides the bars: keep only its ECE, as text.
+        _, texts = ax.get_legend_handles_labels()
+        ece = next((t[t.index("ECE"):].rstrip(")") for t in texts if "ECE" in t), None)
         if ax.get_legend() is not None:
-            ax.get_legend().set_visible(False)
+            ax.get_legend().remove()
+        if ece:
+            ax.text(0.97, 0.04, ece, transform=ax.transAxes, ha="right", fontsize=8,
+                    bbox={"facecolor": "white", "alpha": 0.85, "lw": 0})
     for ax in list(axes.flat)[len(keys):]:
         ax.set_visible(False)
     for ax in axes.flat:
