@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import log_softmax
+from sklearn.metrics import log_loss, make_scorer
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -32,7 +33,7 @@ class DirichletCalibrator(_FullLinearCalibrator):
         (the normalised form of Kull et al.); ``"l2"`` is
         ``lambda / (K (K+1)) * (sum W_ij^2 + sum b_j^2)``; ``"none"`` adds
         nothing.
-    reg_lambda : float, default=0.01
+    reg_lambda : float, default=1.0
         ``lambda`` above.
     reg_mu : float or None, default=None
         ``mu`` above (ODIR only); ``None`` uses ``reg_lambda``.
@@ -79,7 +80,7 @@ class DirichletCalibrator(_FullLinearCalibrator):
         self,
         *,
         reg="odir",
-        reg_lambda=0.01,
+        reg_lambda=1.0,
         reg_mu=None,
         input_type="logits",
         classes=None,
@@ -243,10 +244,17 @@ class DirichletCalibratorCV(BaseCalibrator):
             max_iter=self.max_iter,
             tol=self.tol,
         )
+        # log-loss with all columns as labels: a fold may lack a class
+        scoring = make_scorer(
+            log_loss,
+            response_method="predict_proba",
+            greater_is_better=False,
+            labels=self.classes_,
+        )
         search = GridSearchCV(
             base,
             grid,
-            scoring="neg_log_loss",
+            scoring=scoring,
             cv=cv,
             n_jobs=self.n_jobs,
             error_score="raise",
