@@ -14,8 +14,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _num_samples,
     check_consistent_length,
-    column_or_1d,
     check_is_fitted,
+    column_or_1d,
 )
 
 from simcalib.calibration._base import PROBA_EPS
