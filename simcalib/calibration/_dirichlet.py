@@ -149,7 +149,7 @@ class DirichletCalibratorCV(BaseCalibrator):
     reg : {"odir", "l2"}, default="odir"
         Penalty of the underlying :class:`DirichletCalibrator`.
     cv : int or cross-validation generator, default=5
-        Number of stratified folds, or a splitter.
+        Number of stratified folds (shuffled with seed 0), or a splitter.
     input_type : {"logits", "probabilities"}, default="logits"
         What the columns of ``X`` hold.
     classes : array-like of shape (n_classes,), default=None
@@ -228,9 +228,10 @@ class DirichletCalibratorCV(BaseCalibrator):
         """
         if self.reg not in ("odir", "l2"):
             raise ValueError(f"reg must be 'odir' or 'l2'; got {self.reg!r}")
-        # validates X, y and sets classes_ / n_features_in_
-        self._validate_fit_data(X, y)
-        X, y = validate_data(self, X, y, dtype=np.float64, reset=False)
+        # validates X, y and sets classes_ / n_features_in_; the search runs
+        # on column indices so that any column order of classes_ works
+        _, y_idx = self._validate_fit_data(X, y)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
         cv = self.cv
         if isinstance(cv, int) or hasattr(cv, "__index__"):
             check_scalar_in_range(cv, "cv", lo=2, integer=True)
@@ -240,7 +241,7 @@ class DirichletCalibratorCV(BaseCalibrator):
             reg=self.reg,
             input_type=self.input_type,
             # every fold calibrator knows all columns, even if a fold lacks a class
-            classes=self.classes_,
+            classes=np.arange(len(self.classes_)),
             max_iter=self.max_iter,
             tol=self.tol,
         )
@@ -249,7 +250,7 @@ class DirichletCalibratorCV(BaseCalibrator):
             log_loss,
             response_method="predict_proba",
             greater_is_better=False,
-            labels=self.classes_,
+            labels=np.arange(len(self.classes_)),
         )
         search = GridSearchCV(
             base,
@@ -259,7 +260,7 @@ class DirichletCalibratorCV(BaseCalibrator):
             n_jobs=self.n_jobs,
             error_score="raise",
         )
-        search.fit(X, y)
+        search.fit(X, y_idx)
         self.best_params_ = search.best_params_
         self.cv_results_ = search.cv_results_
         self.calibrator_ = search.best_estimator_

@@ -132,8 +132,9 @@ def test_binary_single_column(cal):
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
     assert one.decision_function(z[:, None]).shape == (400,)
     two = clone(cal).fit(np.column_stack([-z / 2, z / 2]), y)
-    np.testing.assert_allclose(two.predict_proba(np.column_stack([-z / 2, z / 2])), p,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        two.predict_proba(np.column_stack([-z / 2, z / 2])), p, atol=1e-5
+    )
     proba = softmax(np.column_stack([-z / 2, z / 2]), axis=1)
     three = clone(cal).set_params(input_type="probabilities").fit(proba[:, 1:], y)
     assert three.predict_proba(proba[:, 1:]).shape == (400, 2)

@@ -36,8 +36,13 @@ def test_odir_minimises_the_reference_objective(lam, mu):
     dc = DirichletCalibrator(reg="odir", reg_lambda=lam, reg_mu=mu, tol=1e-12).fit(Z, y)
     F = log_softmax(Z, axis=1)
     theta0 = np.concatenate([np.eye(3).ravel(), np.zeros(3)])
-    ref = minimize(_odir_objective, theta0, args=(F, y, lam, mu), method="BFGS",
-                   options={"gtol": 1e-9})
+    ref = minimize(
+        _odir_objective,
+        theta0,
+        args=(F, y, lam, mu),
+        method="BFGS",
+        options={"gtol": 1e-9},
+    )
     np.testing.assert_allclose(dc.coef_, ref.x[:9].reshape(3, 3), atol=2e-4)
     np.testing.assert_allclose(dc.intercept_, ref.x[9:], atol=2e-4)
 
@@ -84,11 +89,16 @@ def test_cv_picks_the_pair_with_the_lowest_mean_fold_log_loss():
     for lam in grid["reg_lambda"]:
         for mu in grid["reg_mu"]:
             est = DirichletCalibrator(reg_lambda=lam, reg_mu=mu)
-            scores[lam, mu] = np.mean([
-                log_loss(y[te], clone(est).fit(Z[tr], y[tr]).predict_proba(Z[te]),
-                         labels=[0, 1, 2])
-                for tr, te in folds.split(Z, y)
-            ])
+            scores[lam, mu] = np.mean(
+                [
+                    log_loss(
+                        y[te],
+                        clone(est).fit(Z[tr], y[tr]).predict_proba(Z[te]),
+                        labels=[0, 1, 2],
+                    )
+                    for tr, te in folds.split(Z, y)
+                ]
+            )
     best = min(scores, key=scores.get)
     assert (cv.best_params_["reg_lambda"], cv.best_params_["reg_mu"]) == best
     refit = DirichletCalibrator(reg_lambda=best[0], reg_mu=best[1]).fit(Z, y)

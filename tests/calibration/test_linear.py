@@ -28,7 +28,11 @@ def classwise_miscalibrated(n, seed):
 
 @pytest.mark.parametrize(
     "cal",
-    [VectorScaling(), MatrixScaling(reg_lambda=0.01), DirichletCalibrator(reg_lambda=0.01)],
+    [
+        VectorScaling(),
+        MatrixScaling(reg_lambda=0.01),
+        DirichletCalibrator(reg_lambda=0.01),
+    ],
     ids=repr,
 )
 def test_classwise_calibrators_beat_a_single_temperature(cal):

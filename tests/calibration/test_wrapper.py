@@ -20,7 +20,10 @@ from simcalib.calibration import (
 
 def _data(n_classes=3, seed=0):
     X, y = make_classification(
-        n_samples=300, n_features=6, n_informative=4, n_classes=n_classes,
+        n_samples=300,
+        n_features=6,
+        n_informative=4,
+        n_classes=n_classes,
         random_state=seed,
     )
     return X[:200], y[:200], X[200:], y[200:]
@@ -81,7 +84,9 @@ def test_cv_ensemble_is_the_mean_of_fold_pairs():
         lr = LogisticRegression().fit(X[train], y[train])
         ts = TemperatureScaling().fit(lr.decision_function(X[test]), y[test])
         probas.append(ts.predict_proba(lr.decision_function(X)))
-    np.testing.assert_allclose(clf.predict_proba(X), np.mean(probas, axis=0), atol=1e-10)
+    np.testing.assert_allclose(
+        clf.predict_proba(X), np.mean(probas, axis=0), atol=1e-10
+    )
 
 
 def test_cv_without_ensemble_fits_one_pair_on_out_of_fold_logits():
@@ -92,7 +97,9 @@ def test_cv_without_ensemble_fits_one_pair_on_out_of_fold_logits():
     ).fit(X, y)
     oof = np.empty((len(y), 3))
     for train, test in cv.split(X, y):
-        oof[test] = LogisticRegression().fit(X[train], y[train]).decision_function(X[test])
+        oof[test] = (
+            LogisticRegression().fit(X[train], y[train]).decision_function(X[test])
+        )
     ts = TemperatureScaling().fit(oof, y)
     lr = LogisticRegression().fit(X, y)
     np.testing.assert_allclose(
