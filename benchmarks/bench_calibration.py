@@ -102,10 +102,23 @@ def _machine():
     return lines
 
 
+class _Rows(list):
+    """Prints each row as it is measured (a slow fit shows what came before)."""
+
+    def append(self, row):
+        super().append(row)
+        print(_format(row), flush=True)
+
+
+def _format(row):
+    name, seconds, result, extra = row
+    return f"{name:<48} {seconds:9.3f}  {result}  {extra}".rstrip()
+
+
 def run(n, k, repeats, skip_netcal=False, skip_dirichlet=False):
     Z, y = _logits(n, k)
     Zt, yt = _logits(n, k, seed=1)
-    rows = []
+    rows = _Rows()
 
     t_ts, ts = _best_time(lambda: TemperatureScaling().fit(Z, y), repeats)
     rows.append(("simcalib TemperatureScaling", t_ts, f"T = {ts.temperature_:.5f}", ""))
@@ -203,10 +216,9 @@ def main(argv=None):
         "",
         f"{'method':<48} {'seconds':>9}  result",
     ]
-    for name, seconds, result, extra in rows:
-        lines.append(f"{name:<48} {seconds:9.3f}  {result}  {extra}".rstrip())
+    lines += [_format(row) for row in rows]
     text = "\n".join(lines) + "\n"
-    print(text, end="")
+    print("", text, sep="\n", end="")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
 
