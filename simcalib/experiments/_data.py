@@ -32,6 +32,12 @@ class ExperimentData:
         comma-separated synonyms of ``words.txt`` for Tiny-ImageNet.
     name : str
         Dataset name.
+
+    Examples
+    --------
+    >>> d = load_experiment_data("digits")
+    >>> d.n_classes, d.image_shape
+    (10, (1, 8, 8))
     """
 
     X_train: np.ndarray

@@ -98,6 +98,13 @@ class ExperimentConfig:
         Number of OOD images of each kind.
     quiet : bool, default=False
         No per-epoch log of the networks.
+
+    Examples
+    --------
+    >>> cfg = ExperimentConfig(methods=("one-hot", "we"), seeds=(0, 1), epochs=2,
+    ...                        word_vectors="glove.txt")
+    >>> cfg.identity()["epochs"], "seeds" in cfg.identity()
+    (2, False)
     """
 
     dataset: str = "digits"
@@ -155,6 +162,11 @@ class ExperimentResult:
         Written files (``"csv"``, ``"markdown"``, ``"fig1"``, ...).
     n_trained, n_skipped : int
         Runs computed now / found finished.
+
+    Examples
+    --------
+    >>> ExperimentResult(records=[], summary={}, table="").n_trained
+    0
     """
 
     records: list
