@@ -31,6 +31,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it (imported lazily on first access)
 _LAZY = {
     # similarity sources
+    "BaseSimilarity": "simcalib.similarity",
     "PixelDistanceSimilarity": "simcalib.similarity",
     "AutoencoderSimilarity": "simcalib.similarity",
     "WordEmbeddingSimilarity": "simcalib.similarity",
@@ -38,8 +39,13 @@ _LAZY = {
     "PrecomputedSimilarity": "simcalib.similarity",
     # smoothing
     "SimilaritySmoother": "simcalib.smoothing",
-    # classifier (torch)
+    # networks and classifier (torch)
+    "ResNet": "simcalib.nn",
+    "WideResNet": "simcalib.nn",
+    "DenseNet": "simcalib.nn",
+    "SmallCNN": "simcalib.nn",
     "SimilarityLSClassifier": "simcalib.classifier",
+    "AccelerateSimilarityLSClassifier": "simcalib.classifier.accelerate",
     # post-hoc calibration
     "TemperatureScaling": "simcalib.calibration",
     "VectorScaling": "simcalib.calibration",
