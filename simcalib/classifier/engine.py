@@ -24,6 +24,26 @@ __all__ = ["ImageTensorDataset", "DeviceBatchIterator", "place_images"]
 DEVICE_MEMORY_FRACTION = 0.5
 
 
+def numpy_to_tensor(X):
+    """Wrap an array as a CPU tensor, copying only when torch cannot share it.
+
+    Read-only arrays (a memory-mapped dataset cache, for example) are copied,
+    since torch cannot share memory it may not write.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.arange(3)
+    >>> a.flags.writeable = False
+    >>> numpy_to_tensor(a).tolist()
+    [0, 1, 2]
+    """
+    X = np.ascontiguousarray(X)
+    if not X.flags.writeable:
+        X = X.copy()
+    return torch.from_numpy(X)
+
+
 def place_images(X, device):
     """Return ``X`` as a tensor on ``device`` if it fits, else on the CPU.
 
@@ -50,7 +70,7 @@ def place_images(X, device):
     if isinstance(X, np.ndarray):
         if X.dtype != np.uint8:
             X = X.astype(np.float32, copy=False)
-        X = torch.from_numpy(np.ascontiguousarray(X))
+        X = numpy_to_tensor(X)
     elif X.dtype != torch.uint8:
         X = X.float()
     if not uses_cuda(device):

@@ -521,15 +521,18 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         unit = 1.0 / 255.0 if is_uint8 else 1.0
         mean, std = np.zeros(c), np.ones(c)
         if self.standardize:
-            t = X if isinstance(X, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(X))
+            # chunks are converted one at a time: X may be a read-only memmap
             # running sums over chunks of samples keep memory bounded
             s1 = torch.zeros(c, dtype=torch.float64)
             s2 = torch.zeros(c, dtype=torch.float64)
-            for start in range(0, len(t), 4096):
-                chunk = t[start:start + 4096].to(torch.float64) * unit
+            for start in range(0, len(X), 4096):
+                chunk = X[start:start + 4096]
+                if not isinstance(chunk, torch.Tensor):
+                    chunk = torch.from_numpy(np.array(chunk, dtype=np.float64))
+                chunk = chunk.to(torch.float64) * unit
                 s1 += chunk.sum((0, 2, 3)).cpu()
                 s2 += chunk.square().sum((0, 2, 3)).cpu()
-            count = len(t) * X.shape[2] * X.shape[3]
+            count = len(X) * X.shape[2] * X.shape[3]
             mean = (s1 / count).numpy()
             var = np.maximum((s2 / count).numpy() - mean**2, 0.0)
             std = np.sqrt(var)

@@ -72,3 +72,23 @@ def test_bad_arguments():
         DeviceBatchIterator(_dataset(), shuffle=True)
     with pytest.raises(ValueError, match="ImageTensorDataset"):
         DeviceBatchIterator(torch.utils.data.TensorDataset(torch.zeros(2)))
+
+
+def test_read_only_memmap_trains_without_a_torch_warning(tmp_path):
+    # a memory-mapped dataset cache is read-only; torch warns when it is
+    # shared without a copy (and warnings are errors in this suite)
+    import numpy as np
+
+    from simcalib import SimilarityLSClassifier
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "x.npy"
+    np.save(path, rng.integers(0, 256, size=(40, 1, 8, 8), dtype=np.uint8))
+    X = np.load(path, mmap_mode="r")
+    y = np.arange(40) % 2
+    clf = SimilarityLSClassifier(
+        module="small_cnn", similarity="uniform", max_epochs=1, batch_size=16,
+        random_state=0, verbose=0,
+    )
+    clf.fit(X, y)
+    assert clf.predict_proba(X).shape == (40, 2)
