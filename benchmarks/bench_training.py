@@ -74,7 +74,9 @@ def load_data(args):
             y = rng.integers(0, 200, size=n)
             desc = "RANDOM uint8 images of Tiny-ImageNet-32's shape (real data not available)"
     if args.n_samples:
-        X, y = X[: args.n_samples], y[: args.n_samples]
+        # a random subset keeps every class (the archive is ordered by class)
+        keep = np.random.default_rng(0).permutation(len(y))[: args.n_samples]
+        X, y = X[np.sort(keep)], y[np.sort(keep)]
     return np.ascontiguousarray(X), np.asarray(y, dtype=np.int64), desc
 
 
