@@ -1,0 +1,289 @@
+"""Sphinx configuration for the simcalib documentation.
+
+Build (what ``.ci/run`` does)::
+
+    python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+Everything the build needs is local: intersphinx is off (no network), the
+gallery runs on scikit-learn's bundled digits and on ``../shared/data`` beside
+the repository, and the command-line reference and the benchmark / results
+pages are generated here from the code and from the files that exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from importlib import import_module
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import simcalib
+
+# -- Project -----------------------------------------------------------------
+
+project = "simcalib"
+author = "simcalib developers"
+copyright = "simcalib developers, BSD-3-Clause"
+version = release = simcalib.__version__
+
+# -- General -----------------------------------------------------------------
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "generated/fragments"]
+default_role = "literal"
+nitpicky = False
+
+autosummary_generate = True
+autosummary_imported_members = False
+autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_typehints = "none"
+autoclass_content = "class"
+
+# numpydoc renders "Parameters", "Attributes" ...; the autosummary class
+# template lists the methods, so numpydoc must not add a second member table.
+numpydoc_show_class_members = False
+numpydoc_show_inherited_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_attributes_as_param_list = True
+numpydoc_xref_param_type = False
+
+# No network: intersphinx stays off (not in ``extensions``).
+
+# -- HTML --------------------------------------------------------------------
+
+html_theme = "pydata_sphinx_theme"
+html_title = f"simcalib {release}"
+html_static_path = ["_static"]
+html_show_sourcelink = False
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_prev_next": False,
+    "header_links_before_dropdown": 6,
+    "secondary_sidebar_items": ["page-toc"],
+}
+html_sidebars = {"install": [], "cli": []}
+
+# -- sphinx-gallery ----------------------------------------------------------
+
+sphinx_gallery_conf = {
+    "examples_dirs": [str(ROOT / "examples")],
+    "gallery_dirs": ["auto_examples"],
+    "filename_pattern": r"/plot_",
+    "ignore_pattern": r"__init__\.py",
+    "within_subsection_order": "FileNameSortKey",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "matplotlib_animations": False,
+    "image_scrapers": ("matplotlib",),
+    "show_memory": False,
+    "plot_gallery": "True",
+    # link the names used in examples to the API reference (local only)
+    "doc_module": ("simcalib",),
+    "reference_url": {"simcalib": None},
+    "backreferences_dir": "generated/backreferences",
+}
+
+# Third-party noise while the examples run must not fail a -W build.
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn")
+warnings.filterwarnings(
+    "ignore",
+    message="Matplotlib is currently using agg, which is a non-GUI backend",
+    category=UserWarning,
+)
+
+# -- Generated fragments -------------------------------------------------------
+# Files under docs/generated/fragments are included by hand-written pages;
+# they are rebuilt on every run and git-ignored with the rest of generated/.
+
+FRAGMENTS = DOCS / "generated" / "fragments"
+
+
+def _write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` only if it changed (keeps Sphinx's cache warm)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
+def _literal(text: str) -> str:
+    body = "\n".join(("   " + line).rstrip() for line in text.rstrip().splitlines())
+    return f".. code-block:: text\n\n{body}\n"
+
+
+def _subparsers(parser: argparse.ArgumentParser):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices
+    return {}
+
+
+def write_cli_reference() -> None:
+    """Render ``simcalib --help`` and every ``simcalib COMMAND --help``.
+
+    The parser is built exactly as :func:`simcalib.cli.build_parser` builds it
+    (so the page is the real usage text), one subcommand module at a time so
+    that a subcommand whose module is not there yet is left out, not fatal.
+    """
+    import simcalib.cli as cli
+
+    os.environ["COLUMNS"] = "88"  # argparse wraps help text to the terminal width
+    try:
+        parser = cli.build_parser()
+    except ImportError:
+        parser = argparse.ArgumentParser(
+            prog="simcalib",
+            description="Class-similarity label smoothing and calibration tools.",
+        )
+        sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+        for name in cli._SUBCOMMANDS:
+            try:
+                module = import_module(f"simcalib.cli._{name}")
+            except ImportError:
+                continue
+            module.add_parser(sub)
+    out = ["simcalib", "--------", "", _literal(parser.format_help()), ""]
+    for name, sub in _subparsers(parser).items():
+        title = f"simcalib {name}"
+        out += [title, "-" * len(title), "", _literal(sub.format_help()), ""]
+    _write(FRAGMENTS / "cli.inc", "\n".join(out))
+
+
+#: (file under docs/, title, command that writes it) -- the benchmark and
+#: results pages show each file that exists and, for the others, the command.
+REPORTS = {
+    "benchmarks": [
+        ("benchmarks/metrics.txt", "Calibration metrics", "python benchmarks/metrics.py"),
+        (
+            "benchmarks/calibration.txt",
+            "Post-hoc calibrators",
+            "python benchmarks/calibration.py",
+        ),
+        (
+            "benchmarks/similarity.txt",
+            "Class distances",
+            "python benchmarks/similarity.py",
+        ),
+        (
+            "benchmarks/training.txt",
+            "Training throughput",
+            "python benchmarks/training.py",
+        ),
+    ],
+    "results": [
+        ("results/demo.txt", "simcalib demo (digits, CPU)", "simcalib demo --out demo-output"),
+    ],
+}
+
+
+def write_report_fragments() -> None:
+    """Include every benchmark / result file that exists, and nothing else.
+
+    Benchmarks and reproduction runs are produced by other commands (often on
+    another machine), so the pages list what is there at build time; a file
+    that is missing is named together with the command that writes it.
+    """
+    for page, known in REPORTS.items():
+        seen = {DOCS / rel for rel, _, _ in known}
+        # results/benchmark files added later without a title entry are shown too
+        folder = DOCS / page
+        extra = sorted(
+            p
+            for p in (folder.rglob("*") if folder.is_dir() else [])
+            if p.is_file() and p.suffix in {".txt", ".md"} and p not in seen
+        )
+        entries = list(known) + [
+            (str(p.relative_to(DOCS)), p.name, None) for p in extra
+        ]
+        out = []
+        for rel, title, command in entries:
+            path = DOCS / rel
+            out += [title, "~" * len(title), ""]
+            if path.is_file() and path.stat().st_size > 0:
+                language = "text"
+                out += [
+                    f"``docs/{rel}``:",
+                    "",
+                    f".. literalinclude:: /{rel}",
+                    f"   :language: {language}",
+                    "",
+                ]
+            else:
+                out += [
+                    f"``docs/{rel}`` has not been generated in this build; "
+                    f"it is written by ``{command}``.",
+                    "",
+                ]
+        _write(FRAGMENTS / f"{page}.inc", "\n".join(out))
+
+
+write_cli_reference()
+write_report_fragments()
+
+# -- The API reference lists every public name ---------------------------------
+
+API_SUBPACKAGES = (
+    "similarity",
+    "smoothing",
+    "classifier",
+    "nn",
+    "calibration",
+    "metrics",
+    "plotting",
+    "datasets",
+    "cli",
+)
+
+
+def _check_api_reference(app):
+    """Warn (an error under -W) when a public name is missing from api.rst.
+
+    "Public" is each subpackage's ``__all__`` plus the top-level ``_LAZY``
+    re-exports, so the reference cannot silently fall behind the code.
+    """
+    from sphinx.util import logging
+
+    logger = logging.getLogger("simcalib.docs")
+    text = (DOCS / "api.rst").read_text()
+    listed = {}
+    current = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(".. module:: ") or stripped.startswith(".. currentmodule:: "):
+            current = stripped.split("::", 1)[1].strip()
+        elif current and line.startswith("   ") and stripped.isidentifier():
+            listed.setdefault(current, set()).add(stripped)
+    for sub in API_SUBPACKAGES:
+        module_name = f"simcalib.{sub}"
+        try:
+            module = import_module(module_name)
+        except ImportError as exc:
+            logger.warning("cannot import %s for the API reference: %s", module_name, exc)
+            continue
+        for name in getattr(module, "__all__", []):
+            if name not in listed.get(module_name, set()):
+                logger.warning("public name %s.%s is missing from docs/api.rst", module_name, name)
+    for name, module_name in simcalib._LAZY.items():
+        if name not in listed.get(module_name, set()):
+            logger.warning("top-level export simcalib.%s (%s) is missing from docs/api.rst",
+                           name, module_name)
+
+
+def setup(app):
+    app.connect("builder-inited", _check_api_reference)

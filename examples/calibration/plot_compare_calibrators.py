@@ -1,0 +1,100 @@
+"""
+==================================================================
+Comparing temperature scaling, ensemble TS and Dirichlet calibration
+==================================================================
+
+The post-hoc calibrators of :mod:`simcalib.calibration` are fitted on the
+logits of a held-out *calibration* set and evaluated on a separate test set.
+This example makes an over-confident model (an almost unregularised logistic
+regression on the digits), then compares temperature scaling (TS), ensemble
+temperature scaling (ETS), vector scaling and Dirichlet calibration with
+ODIR regularisation -- the post-hoc methods of the paper's tables.
+"""
+
+# %%
+# An over-confident model and its logits
+# --------------------------------------
+# The data is split three ways: the model is trained on one half, the
+# calibrators on a quarter, and everything is evaluated on the last quarter.
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+X, y = load_digits(return_X_y=True)
+X = StandardScaler().fit_transform(X)
+X_train, X_rest, y_train, y_rest = train_test_split(X, y, train_size=0.5, random_state=0)
+X_cal, X_test, y_cal, y_test = train_test_split(X_rest, y_rest, test_size=0.5, random_state=0)
+
+model = LogisticRegression(C=100.0, max_iter=5000).fit(X_train, y_train)
+logits_cal = model.decision_function(X_cal)
+logits_test = model.decision_function(X_test)
+print(f"test accuracy {model.score(X_test, y_test):.3f}")
+
+# %%
+# Fitting the calibrators
+# -----------------------
+# Every calibrator is a scikit-learn classifier whose input is the ``(n, K)``
+# logits. Fitting takes milliseconds here.
+from simcalib.calibration import (
+    DirichletCalibrator,
+    EnsembleTemperatureScaling,
+    TemperatureScaling,
+    VectorScaling,
+)
+
+calibrators = {
+    "TS": TemperatureScaling(),
+    "ETS": EnsembleTemperatureScaling(),
+    "vector scaling": VectorScaling(),
+    "Dir-ODIR": DirichletCalibrator(),
+}
+for calibrator in calibrators.values():
+    calibrator.fit(logits_cal, y_cal)
+
+print(f"temperature: {calibrators['TS'].temperature_:.2f}")
+print(f"ETS weights (TS, uncalibrated, uniform): {np.round(calibrators['ETS'].weights_, 3)}")
+
+# %%
+# Calibration on the test set
+# ---------------------------
+# The uncalibrated probabilities are the softmax of the logits.
+from scipy.special import softmax
+
+from simcalib.metrics import (
+    expected_calibration_error,
+    kde_calibration_error,
+    negative_log_likelihood,
+)
+
+probs = {"uncalibrated": softmax(logits_test, axis=1)}
+probs.update({name: c.predict_proba(logits_test) for name, c in calibrators.items()})
+
+print(f"{'method':>14} {'acc':>6} {'NLL':>6} {'ECE-P':>6} {'ECE-O':>6} {'KDE-P':>6}")
+for name, p in probs.items():
+    print(
+        f"{name:>14} {np.mean(p.argmax(1) == y_test):6.3f} "
+        f"{negative_log_likelihood(y_test, p):6.3f} "
+        f"{expected_calibration_error(y_test, p):6.3f} "
+        f"{expected_calibration_error(y_test, p, mode='output'):6.3f} "
+        f"{kde_calibration_error(y_test, p):6.3f}"
+    )
+
+# %%
+# Temperature scaling and ETS divide the logits by one number, so they never
+# change the predicted class; vector scaling and the Dirichlet map can, for
+# better or worse. With 10 classes and a few hundred calibration samples all
+# of them fix most of the over-confidence.
+#
+# Reliability diagrams
+# --------------------
+from simcalib import ReliabilityDisplay
+
+fig, axes = plt.subplots(1, len(probs), figsize=(3.2 * len(probs), 3.6), sharey=True)
+for ax, (name, p) in zip(axes, probs.items()):
+    ReliabilityDisplay.from_predictions(y_test, p, name=name, ax=ax)
+    ax.set_title(name)
+fig.tight_layout()
+plt.show()
