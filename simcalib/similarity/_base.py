@@ -1,0 +1,187 @@
+"""Common base of the class similarity sources.
+
+A similarity source is fitted on ``(X, y)`` and learns ``distances_``, a
+symmetric (K, K) matrix of non-negative distances between the K classes of
+``y`` with a zero diagonal. Sources that only look at class names accept
+``X=None``. The smoother (:class:`simcalib.smoothing.SimilaritySmoother`) turns
+the distances into soft labels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["BaseSimilarity"]
+
+
+class BaseSimilarity(BaseEstimator):
+    """Base class of the class similarity sources.
+
+    Subclasses implement ``_class_distances(X, y_idx)`` and return a (K, K)
+    array of class distances in the order of ``classes_`` (only the
+    off-diagonal part matters; the base class symmetrises it, zeroes the
+    diagonal and checks it). ``fit`` encodes ``y`` (sorted unique labels, as
+    :class:`~sklearn.preprocessing.LabelEncoder` does) and validates ``X``
+    when the source needs it.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Sorted unique labels of ``y``.
+    distances_ : ndarray of shape (n_classes, n_classes), dtype=float64
+        Symmetric, non-negative class distances with a zero diagonal; row and
+        column ``k`` refer to ``classes_[k]``. Ready for
+        ``matplotlib.pyplot.imshow``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simcalib.similarity import BaseSimilarity
+    >>> class Constant(BaseSimilarity):
+    ...     _requires_X = False
+    ...     def _class_distances(self, X, y_idx):
+    ...         return np.ones((len(self.classes_),) * 2)
+    >>> Constant().fit(None, ["a", "b", "c"]).distances_
+    array([[0., 1., 1.],
+           [1., 0., 1.],
+           [1., 1., 0.]])
+    """
+
+    #: Whether ``fit`` needs samples ``X`` (False: class names are enough).
+    _requires_X = True
+
+    def fit(self, X, y):
+        """Learn the class distances.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...) or None
+            Samples. Sources that only use class names accept ``None``.
+        y : array-like of shape (n_samples,)
+            Class labels (integers or strings). At least two distinct labels.
+            Sources that only use class names may get each label once.
+
+        Returns
+        -------
+        self : object
+            The fitted source.
+        """
+        self.classes_, y_idx = _encode_labels(y)
+        if self._requires_X or X is not None:
+            X = self._validate_X(X, y_idx.shape[0])
+        D = self._class_distances(X, y_idx)
+        self.distances_ = _finalize_distances(D, len(self.classes_), type(self).__name__)
+        return self
+
+    def _validate_X(self, X, n_samples):
+        """Return ``X`` as a numeric array of ``n_samples`` rows (no copy if possible)."""
+        if X is None:
+            raise ValueError(
+                f"X is required by {type(self).__name__}; got None"
+            )
+        X = np.asarray(X)
+        if X.dtype.kind == "b":
+            X = X.astype(np.uint8)
+        if X.dtype.kind not in "iuf":
+            raise ValueError(f"X must be a numeric array; got dtype {X.dtype}")
+        if X.ndim < 2:
+            raise ValueError(
+                f"X must have shape (n_samples, n_features) or (n_samples, C, H, W); "
+                f"got shape {X.shape}"
+            )
+        if X.shape[0] != n_samples:
+            raise ValueError(
+                f"X and y have different numbers of samples: {X.shape[0]} and {n_samples}"
+            )
+        if X.dtype.kind == "f" and not _all_finite(X):
+            n_bad = int(X.size - np.count_nonzero(np.isfinite(X)))
+            raise ValueError(f"X contains NaN or infinity ({n_bad} entries)")
+        return X
+
+    def _class_distances(self, X, y_idx):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def most_similar(self, label, n=5):
+        """Return the ``n`` classes closest to ``label``, nearest first.
+
+        Parameters
+        ----------
+        label : object
+            A label of ``classes_``.
+        n : int, default=5
+            Number of neighbours.
+
+        Returns
+        -------
+        neighbours : list of (label, distance) tuples
+            At most ``n`` other classes sorted by increasing distance.
+        """
+        check_is_fitted(self, "distances_")
+        k = np.flatnonzero(self.classes_ == label)
+        if k.size == 0:
+            raise ValueError(f"label {label!r} is not one of the fitted classes_")
+        row = self.distances_[k[0]].copy()
+        row[k[0]] = np.inf
+        order = np.argsort(row, kind="stable")[: min(n, len(row) - 1)]
+        return [(self.classes_[j].item(), float(row[j])) for j in order]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _encode_labels(y):
+    """Sorted unique labels and the index of each sample's label."""
+    if y is None:
+        raise ValueError("y is required: the class labels of the samples; got None")
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (n_samples,); got shape {y.shape}")
+    if y.shape[0] == 0:
+        raise ValueError("y is empty: it has 0 samples")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise ValueError("y contains NaN or infinity")
+    try:
+        classes, y_idx = np.unique(y, return_inverse=True)
+    except TypeError:
+        raise ValueError(
+            f"y must hold labels of one comparable type (all int or all str); "
+            f"got mixed values such as {y[:5].tolist()}"
+        ) from None
+    if classes.shape[0] < 2:
+        raise ValueError(
+            f"y must contain at least 2 classes to define class distances; "
+            f"got only {classes.tolist()}"
+        )
+    return classes, y_idx.reshape(-1).astype(np.intp)
+
+
+def _all_finite(X):
+    """Cheap check: a float64 sum of finite float data is finite (no big temporary)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = X.sum(dtype=np.float64)
+    if np.isfinite(total):
+        return True
+    return bool(np.all(np.isfinite(X)))
+
+
+def _finalize_distances(D, n_classes, source):
+    """Check, symmetrise and zero the diagonal of a (K, K) distance matrix."""
+    D = np.array(D, dtype=np.float64)
+    if D.shape != (n_classes, n_classes):
+        raise ValueError(
+            f"{source} produced distances of shape {D.shape}; expected "
+            f"({n_classes}, {n_classes})"
+        )
+    np.fill_diagonal(D, 0.0)
+    if not np.all(np.isfinite(D)):
+        raise ValueError(f"{source} produced non-finite class distances")
+    if D.min() < 0:
+        raise ValueError(f"{source} produced negative class distances (min {D.min():.6g})")
+    return 0.5 * (D + D.T)

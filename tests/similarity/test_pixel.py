@@ -1,0 +1,191 @@
+"""PixelDistanceSimilarity: exact mean pairwise distances vs a brute-force loop."""
+
+import doctest
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from simcalib.similarity import (
+    PixelDistanceSimilarity,
+    _pixel,
+    mean_pairwise_class_distances,
+)
+
+try:
+    import torch  # noqa: F401
+
+    DEVICES = ["numpy", "cpu"]
+except ImportError:  # the numpy path must work without torch
+    DEVICES = ["numpy"]
+needs_torch = pytest.mark.skipif(len(DEVICES) == 1, reason="torch is not installed")
+
+
+def brute_force(X, y, p):
+    """Mean over all ordered pairs of ||x - x'||_p, one Python loop per pair."""
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    y = np.asarray(y)
+    classes = np.unique(y)
+    K = len(classes)
+    sums, counts = np.zeros((K, K)), np.zeros((K, K))
+    for a in range(len(X)):
+        for b in range(len(X)):
+            ka = np.searchsorted(classes, y[a])
+            kb = np.searchsorted(classes, y[b])
+            sums[ka, kb] += np.sum(np.abs(X[a] - X[b]) ** p) ** (1.0 / p)
+            counts[ka, kb] += 1
+    return sums / counts
+
+
+def uneven_data(rng, labels, sizes, shape=(5,)):
+    y = np.repeat(labels, sizes)
+    rng.shuffle(y)
+    X = rng.normal(loc=3.0, scale=2.0, size=(len(y), *shape))
+    return X, y
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("metric,p", [("l1", 1), ("l2", 2)])
+@pytest.mark.parametrize(
+    "labels",
+    [np.array([0, 1, 2, 3]), np.array(["cat", "dog", "ant", "emu"]), np.array([3, 10, 42, -7])],
+    ids=["int", "str", "noncontiguous"],
+)
+def test_matches_brute_force(rng, device, metric, p, labels):
+    X, y = uneven_data(rng, labels, [1, 4, 7, 11])
+    expected = brute_force(X, y, p)
+    # batch sizes that do not divide n = 23
+    for batch_size in (3, 7, 64):
+        sim = PixelDistanceSimilarity(metric, device=device, batch_size=batch_size).fit(X, y)
+        np.testing.assert_array_equal(sim.classes_, np.unique(labels))
+        off = ~np.eye(4, dtype=bool)
+        np.testing.assert_allclose(sim.distances_[off], expected[off], rtol=1e-6)
+        np.testing.assert_allclose(sim.within_class_distances_, np.diag(expected), rtol=1e-6)
+        np.testing.assert_array_equal(np.diag(sim.distances_), 0.0)
+        np.testing.assert_array_equal(sim.distances_, sim.distances_.T)
+        assert sim.distances_.dtype == np.float64
+        np.testing.assert_array_equal(sim.class_counts_, np.bincount(np.searchsorted(np.unique(y), y)))
+
+
+@needs_torch
+@pytest.mark.parametrize("metric", ["l1", "l2"])
+def test_numpy_path_equals_torch_path(rng, metric):
+    X = rng.integers(0, 256, size=(50, 3, 4, 4), dtype=np.uint8)
+    y = rng.integers(0, 5, size=50)
+    a = PixelDistanceSimilarity(metric, device="numpy", batch_size=16).fit(X, y)
+    b = PixelDistanceSimilarity(metric, device="cpu", batch_size=13).fit(X, y)
+    np.testing.assert_allclose(a.distances_, b.distances_, rtol=1e-12)
+
+
+def test_uint8_images_equal_flattened_float(rng):
+    X = rng.integers(0, 256, size=(30, 1, 3, 3), dtype=np.uint8)
+    y = np.repeat([0, 1, 2], 10)
+    a = PixelDistanceSimilarity().fit(X, y).distances_
+    b = PixelDistanceSimilarity().fit(X.reshape(30, -1).astype(np.float64), y).distances_
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    np.testing.assert_allclose(a, brute_force(X, y, 2) * (1 - np.eye(3)), rtol=1e-9)
+
+
+def test_l2_accurate_for_large_offsets(rng):
+    # |a|^2 + |b|^2 - 2ab loses digits when the data sit far from 0; centring fixes it
+    X = 1e6 + rng.normal(size=(20, 8))
+    y = np.repeat([0, 1], 10)
+    sim = PixelDistanceSimilarity("l2", device=DEVICES[-1]).fit(X, y)
+    np.testing.assert_allclose(sim.distances_[0, 1], brute_force(X, y, 2)[0, 1], rtol=1e-7)
+
+
+def test_subsample_per_class(rng):
+    X, y = uneven_data(rng, [0, 1, 2], [3, 9, 20])
+    sim = PixelDistanceSimilarity(max_samples_per_class=5, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(sim.class_counts_, [3, 5, 5])
+    keep = _pixel._subsample_per_class(np.searchsorted([0, 1, 2], y), 3, 5, 0)
+    expected = brute_force(X[keep], y[keep], 2)
+    np.testing.assert_allclose(sim.distances_[0, 1:], expected[0, 1:], rtol=1e-9)
+    again = PixelDistanceSimilarity(max_samples_per_class=5, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(sim.distances_, again.distances_)
+    other = PixelDistanceSimilarity(max_samples_per_class=5, random_state=1).fit(X, y)
+    assert not np.array_equal(sim.distances_, other.distances_)
+    full = PixelDistanceSimilarity(max_samples_per_class=20).fit(X, y)
+    np.testing.assert_allclose(full.distances_, PixelDistanceSimilarity().fit(X, y).distances_)
+
+
+def test_mean_pairwise_class_distances_function(rng):
+    X, y = uneven_data(rng, [5, 9], [4, 6])
+    np.testing.assert_allclose(
+        mean_pairwise_class_distances(X, y, metric="l1", batch_size=3), brute_force(X, y, 1),
+        rtol=1e-9,
+    )
+
+
+def test_bad_inputs(rng):
+    X = rng.normal(size=(6, 2))
+    y = [0, 0, 1, 1, 2, 2]
+    Xn = X.copy()
+    Xn[2, 1] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN"):
+        PixelDistanceSimilarity().fit(Xn, y)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        PixelDistanceSimilarity().fit(X, [1] * 6)
+    with pytest.raises(ValueError, match="different numbers of samples"):
+        PixelDistanceSimilarity().fit(X, y[:5])
+    with pytest.raises(ValueError, match="metric must be one of"):
+        PixelDistanceSimilarity("cosine").fit(X, y)
+    with pytest.raises(ValueError, match="X is required"):
+        PixelDistanceSimilarity().fit(None, y)
+    with pytest.raises(ValueError, match="batch_size"):
+        PixelDistanceSimilarity(batch_size=0).fit(X, y)
+    with pytest.raises(ValueError, match="max_samples_per_class"):
+        PixelDistanceSimilarity(max_samples_per_class=0).fit(X, y)
+    with pytest.raises(ValueError, match="device"):
+        PixelDistanceSimilarity(device="nonsense").fit(X, y)
+    with pytest.raises(ValueError, match="numeric"):
+        PixelDistanceSimilarity().fit(np.array([["a"]] * 6), y)
+
+
+def test_params_clone_and_most_similar(rng):
+    sim = PixelDistanceSimilarity("l1", max_samples_per_class=3, batch_size=7)
+    assert clone(sim).get_params() == sim.get_params()
+    X = np.array([[0.0], [0.1], [1.0], [1.2], [9.0], [9.5]])
+    sim = PixelDistanceSimilarity().fit(X, ["a", "a", "b", "b", "c", "c"])
+    assert [c for c, _ in sim.most_similar("a", n=5)] == ["b", "c"]
+    assert sim.most_similar("c", n=1)[0][0] == "b"
+    with pytest.raises(ValueError, match="not one of the fitted classes_"):
+        sim.most_similar("z")
+
+
+def test_docstring_examples():
+    assert doctest.testmod(_pixel, raise_on_error=False).failed == 0
+
+
+def test_numpy_fallback_without_torch():
+    """With torch unimportable, device=None uses numpy and nothing imports torch."""
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    code = textwrap.dedent(
+        """
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ModuleNotFoundError(name)
+        sys.meta_path.insert(0, Block())
+        import numpy as np
+        from simcalib.similarity import PixelDistanceSimilarity
+        from simcalib.smoothing import SimilaritySmoother
+        X = np.array([[0.0], [1.0], [4.0], [6.0]])
+        s = SimilaritySmoother(PixelDistanceSimilarity("l1")).fit(X, [0, 0, 1, 1])
+        assert s.similarity_.distances_[0, 1] == 4.5, s.similarity_.distances_
+        assert "torch" not in sys.modules
+        print("ok")
+        """
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
