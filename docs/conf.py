@@ -285,5 +285,59 @@ def _check_api_reference(app):
                            name, module_name)
 
 
+def _resolve_reexports(app, env, node, contnode):
+    """Resolve ``simcalib.TemperatureScaling`` to ``simcalib.calibration.TemperatureScaling``.
+
+    Classes are documented where they are defined but users (and docstrings)
+    often name them by their top-level re-export; map those references.
+    """
+    if node.get("refdomain") != "py":
+        return None
+    target = node.get("reftarget", "")
+    if target.startswith("simcalib."):
+        rest = target[len("simcalib."):]
+    elif node.get("py:module") == "simcalib":
+        rest = target
+    else:
+        return None
+    head = rest.split(".", 1)[0]
+    module = simcalib._LAZY.get(head)
+    if module is None:
+        return None
+    domain = env.get_domain("py")
+    return domain.resolve_xref(
+        env, node["refdoc"], app.builder, node["reftype"], f"{module}.{rest}", node, contnode
+    )
+
+
+def _data_docstrings(app, what, name, obj, options, lines):
+    """Use the ``#:`` comment of a public constant defined in a private module.
+
+    ``ece_scorer`` is written in ``simcalib/metrics/_scorers.py`` and
+    documented as ``simcalib.metrics.ece_scorer``; autodoc looks for its
+    ``#:`` comment in the public module only and would otherwise show the
+    docstring of the object's *type* (a scorer class, ``tuple``).
+    """
+    if what != "data" or not name.startswith("simcalib."):
+        return
+    import pkgutil
+
+    from sphinx.pycode import ModuleAnalyzer
+
+    package_name, attr = name.rsplit(".", 1)
+    package = import_module(package_name)
+    for info in pkgutil.iter_modules(getattr(package, "__path__", [])):
+        module_name = f"{package_name}.{info.name}"
+        try:
+            docs = ModuleAnalyzer.for_module(module_name).find_attr_docs()
+        except Exception:  # noqa: BLE001 - any module that cannot be analysed
+            continue
+        if ("", attr) in docs and getattr(import_module(module_name), attr, None) is obj:
+            lines[:] = list(docs[("", attr)])
+            return
+
+
 def setup(app):
+    app.connect("autodoc-process-docstring", _data_docstrings)
     app.connect("builder-inited", _check_api_reference)
+    app.connect("missing-reference", _resolve_reexports)
