@@ -14,7 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from simcalib._validation import check_prediction_inputs, check_scalar_in_range
-from simcalib.metrics._common import MODES, OUTPUT_NORMALIZATIONS, check_option, output_scale
+from simcalib.metrics._common import (
+    MODES,
+    OUTPUT_NORMALIZATIONS,
+    check_option,
+    output_scale,
+)
 
 __all__ = [
     "expected_calibration_error",

@@ -10,10 +10,16 @@ FFT convolution with the sampled triweight kernel, which is what KDEpy's
 from __future__ import annotations
 
 import numpy as np
+from scipy.integrate import trapezoid as _trapezoid
 from scipy.signal import fftconvolve
 
 from simcalib._validation import check_prediction_inputs, check_scalar_in_range
-from simcalib.metrics._common import MODES, OUTPUT_NORMALIZATIONS, check_option, output_scale
+from simcalib.metrics._common import (
+    MODES,
+    OUTPUT_NORMALIZATIONS,
+    check_option,
+    output_scale,
+)
 
 __all__ = ["kde_calibration_error"]
 
@@ -27,7 +33,7 @@ _DX = (GRID[-1] - GRID[0]) / (GRID.size - 1)
 #: previous integrand value.
 _DENSITY_FLOOR = 1e-6
 
-_trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2
+
 
 
 def _triweight(u, bw):

@@ -42,7 +42,7 @@ def reference_kde_ece(conf, hit, bw):
         elif i > 1:
             integral[i] = integral[i - 1]
     ind = np.where((x_int >= 0) & (x_int <= 1))
-    trapz = getattr(np, "trapezoid", None) or np.trapz
+    from scipy.integrate import trapezoid as trapz
     return trapz(integral[ind], x_int[ind]) / trapz(pp2[ind], x_int[ind])
 
 
