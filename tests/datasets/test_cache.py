@@ -1,0 +1,98 @@
+"""Tests of the atomic writes and the verified array cache."""
+
+import json
+
+import numpy as np
+import pytest
+
+from simcalib.datasets._cache import (
+    atomic_write_bytes,
+    atomic_write_json,
+    load_array_cache,
+    save_array_cache,
+)
+
+
+def test_round_trip_memory_mapped(tmp_path):
+    x = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    save_array_cache(tmp_path / "e", {"x": x, "y": np.array([1, 2])}, {"names": ["a"]})
+    arrays, meta = load_array_cache(tmp_path / "e")
+    assert isinstance(arrays["x"], np.memmap)
+    np.testing.assert_array_equal(arrays["x"], x)
+    assert meta == {"names": ["a"]}
+    arrays, _ = load_array_cache(tmp_path / "e", mmap=False)
+    assert not isinstance(arrays["x"], np.memmap)
+
+
+@pytest.mark.parametrize("verify", ["hash", "size"])
+def test_truncated_file_is_rejected(tmp_path, verify):
+    save_array_cache(tmp_path / "e", {"x": np.zeros(1000)})
+    path = tmp_path / "e" / "x.npy"
+    path.write_bytes(path.read_bytes()[:-8])
+    assert load_array_cache(tmp_path / "e", verify=verify) is None
+
+
+def test_changed_bytes_are_rejected_by_hash(tmp_path):
+    save_array_cache(tmp_path / "e", {"x": np.zeros(1000)})
+    path = tmp_path / "e" / "x.npy"
+    raw = bytearray(path.read_bytes())
+    raw[-1] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    assert load_array_cache(tmp_path / "e", verify="size") is not None
+    assert load_array_cache(tmp_path / "e", verify="hash") is None
+
+
+def test_missing_manifest_or_file_is_rejected(tmp_path):
+    save_array_cache(tmp_path / "e", {"x": np.zeros(3), "y": np.ones(2)})
+    (tmp_path / "e" / "y.npy").unlink()
+    assert load_array_cache(tmp_path / "e") is None
+    save_array_cache(tmp_path / "f", {"x": np.zeros(3)})
+    (tmp_path / "f" / "manifest.json").unlink()
+    assert load_array_cache(tmp_path / "f") is None
+    (tmp_path / "f" / "manifest.json").write_text("{not json")
+    assert load_array_cache(tmp_path / "f") is None
+
+
+def test_interrupted_save_leaves_no_entry(tmp_path, monkeypatch):
+    class Boom:
+        """An array-like whose conversion fails half-way through the save."""
+
+        def __array__(self, dtype=None, copy=None):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        save_array_cache(tmp_path / "e", {"x": np.zeros(3), "y": Boom()})
+    assert load_array_cache(tmp_path / "e") is None
+    assert list(tmp_path.iterdir()) == []
+    # An existing entry survives an interrupted rebuild untouched.
+    save_array_cache(tmp_path / "e", {"x": np.zeros(3)})
+    with pytest.raises(KeyboardInterrupt):
+        save_array_cache(tmp_path / "e", {"x": Boom()})
+    arrays, _ = load_array_cache(tmp_path / "e")
+    np.testing.assert_array_equal(arrays["x"], np.zeros(3))
+
+
+def test_stale_partial_folders_are_removed(tmp_path):
+    (tmp_path / "e.partial-abc").mkdir()
+    (tmp_path / "e.partial-abc" / "x.npy").write_bytes(b"junk")
+    save_array_cache(tmp_path / "e", {"x": np.zeros(3)})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e"]
+
+
+def test_atomic_write_keeps_old_content_on_failure(tmp_path, monkeypatch):
+    path = tmp_path / "r.json"
+    atomic_write_json(path, {"a": 1})
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("simcalib.datasets._cache.os.replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_bytes(path, b"new")
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_verify_argument_is_checked(tmp_path):
+    with pytest.raises(ValueError, match="verify"):
+        load_array_cache(tmp_path, verify="nope")
