@@ -69,7 +69,6 @@ numpydoc_xref_param_type = False
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"simcalib {release}"
-html_static_path = ["_static"]
 html_show_sourcelink = False
 html_theme_options = {
     "navigation_with_keys": False,
