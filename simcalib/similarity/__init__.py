@@ -16,10 +16,15 @@ from simcalib.similarity._pixel import (
     mean_pairwise_class_distances,
 )
 from simcalib.similarity._precomputed import PrecomputedSimilarity
+from simcalib.similarity._vectors import WordVectors, load_word_vectors
+from simcalib.similarity._word_embedding import WordEmbeddingSimilarity
 
 __all__ = [
     "BaseSimilarity",
     "PixelDistanceSimilarity",
     "PrecomputedSimilarity",
+    "WordEmbeddingSimilarity",
+    "WordVectors",
+    "load_word_vectors",
     "mean_pairwise_class_distances",
 ]

@@ -1,0 +1,207 @@
+"""The data side of the training engine: images kept as tensors, batched on the device.
+
+skorch's default path (a :class:`torch.utils.data.DataLoader` over a numpy
+array) collates every batch sample by sample on the CPU and copies it to the
+device. Here the whole image array is held as one tensor -- as uint8 when it
+arrives as uint8, on the GPU when it fits -- and a batch is one indexing
+operation followed by the on-device augmentation of :mod:`simcalib.nn.augmentation`.
+:class:`~simcalib.classifier.SimilarityLSClassifier` plugs these in through
+skorch's ``get_dataset`` and ``get_iterator`` hooks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch.utils.data import Subset
+
+from simcalib.nn._device import uses_cuda
+
+__all__ = ["ImageTensorDataset", "DeviceBatchIterator", "place_images"]
+
+#: Fraction of the free GPU memory the training images may take; above it
+#: they stay in (pinned) host memory and each batch is copied over.
+DEVICE_MEMORY_FRACTION = 0.5
+
+
+def place_images(X, device):
+    """Return ``X`` as a tensor on ``device`` if it fits, else on the CPU.
+
+    Parameters
+    ----------
+    X : ndarray or torch.Tensor of shape (n_samples, channels, height, width)
+        uint8 images are kept as uint8; any other dtype becomes float32.
+    device : str
+        The compute device.
+
+    Returns
+    -------
+    X : torch.Tensor
+        On ``device`` when it is the CPU or when the array takes less than
+        :data:`DEVICE_MEMORY_FRACTION` of the free GPU memory; otherwise a
+        pinned CPU tensor.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> place_images(np.zeros((2, 1, 4, 4), dtype=np.uint8), "cpu").dtype
+    torch.uint8
+    """
+    if isinstance(X, np.ndarray):
+        if X.dtype != np.uint8:
+            X = X.astype(np.float32, copy=False)
+        X = torch.from_numpy(np.ascontiguousarray(X))
+    elif X.dtype != torch.uint8:
+        X = X.float()
+    if not uses_cuda(device):
+        return X.to(device)
+    free, _ = torch.cuda.mem_get_info(torch.device(device))
+    if X.numel() * X.element_size() < DEVICE_MEMORY_FRACTION * free:
+        return X.to(device)
+    return X.cpu().pin_memory()
+
+
+class ImageTensorDataset(torch.utils.data.Dataset):
+    """Images and integer labels held as two tensors.
+
+    Indexing one sample (``dataset[i]``) works, so a plain ``DataLoader``
+    can read it, but :class:`DeviceBatchIterator` reads whole batches.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, channels, height, width)
+        uint8 or float32 images.
+    y : torch.Tensor of shape (n_samples,) or None
+        int64 labels in ``0 .. n_classes - 1``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> ds = ImageTensorDataset(torch.zeros(3, 1, 2, 2), torch.tensor([0, 1, 0]))
+    >>> len(ds), ds[1][1].item()
+    (3, 1)
+    """
+
+    def __init__(self, X, y=None):
+        if y is not None and len(y) != len(X):
+            raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+        self.X = X
+        self.y = y
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return self.X[i], (self.y[i] if self.y is not None else 0)
+
+
+def _resolve(dataset):
+    """Unwrap (nested) ``Subset`` objects into (base dataset, indices or None)."""
+    indices = None
+    while isinstance(dataset, Subset):
+        idx = torch.as_tensor(np.asarray(dataset.indices), dtype=torch.long)
+        indices = idx if indices is None else idx[indices]
+        dataset = dataset.dataset
+    return dataset, indices
+
+
+def is_image_dataset(dataset):
+    """Whether ``dataset`` is an :class:`ImageTensorDataset` or a subset of one."""
+    return isinstance(_resolve(dataset)[0], ImageTensorDataset)
+
+
+class DeviceBatchIterator:
+    """Iterate over an :class:`ImageTensorDataset` in batches, on the device.
+
+    Each pass (one epoch) draws a fresh permutation from ``generator`` when
+    ``shuffle`` is true, so re-iterating the same object gives a new order
+    and the order depends only on the generator's state.
+
+    Parameters
+    ----------
+    dataset : ImageTensorDataset or torch.utils.data.Subset of one
+        The data.
+    batch_size : int, default=128
+        Samples per batch.
+    shuffle : bool, default=False
+        Whether to visit the samples in a random order.
+    drop_last : bool, default=False
+        Whether to drop the last incomplete batch. A last batch of a single
+        sample is always dropped when ``training`` is true, because batch
+        normalisation cannot train on it.
+    device : str, default="cpu"
+        Where the batches are sent.
+    generator : torch.Generator, default=None
+        Source of the permutation and of ``augment``'s randomness, on
+        ``device``; required when ``shuffle`` is true.
+    augment : callable, default=None
+        ``augment(images, generator) -> images`` applied to each batch on the
+        device (before any float conversion).
+    training : bool, default=False
+        Whether the batches are for training.
+
+    Examples
+    --------
+    >>> import torch
+    >>> ds = ImageTensorDataset(torch.zeros(5, 1, 2, 2), torch.arange(5))
+    >>> [len(xb) for xb, yb in DeviceBatchIterator(ds, batch_size=2)]
+    [2, 2, 1]
+    """
+
+    def __init__(
+        self, dataset, batch_size=128, shuffle=False, drop_last=False, device="cpu",
+        generator=None, augment=None, training=False,
+    ):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
+        if shuffle and generator is None:
+            raise ValueError("shuffle=True needs a generator")
+        base, indices = _resolve(dataset)
+        if not isinstance(base, ImageTensorDataset):
+            raise ValueError(
+                f"DeviceBatchIterator reads ImageTensorDataset objects; got {type(base).__name__}"
+            )
+        self.X, self.y = base.X, base.y
+        self.indices = indices
+        self.n = len(base) if indices is None else len(indices)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.device = torch.device(device)
+        self.generator = generator
+        self.augment = augment
+        self.training = training
+
+    def __len__(self):
+        n_full, rest = divmod(self.n, self.batch_size)
+        if rest and not self.drop_last and not (self.training and rest == 1):
+            return n_full + 1
+        return n_full
+
+    def __iter__(self):
+        gen_device = self.generator.device if self.generator is not None else self.device
+        if self.shuffle:
+            order = torch.randperm(self.n, device=gen_device, generator=self.generator)
+        else:
+            order = None
+        base_idx = None if self.indices is None else self.indices.to(self.X.device)
+        for b in range(len(self)):
+            start, stop = b * self.batch_size, min((b + 1) * self.batch_size, self.n)
+            if order is None:
+                if base_idx is None:
+                    sel = slice(start, stop)
+                else:
+                    sel = base_idx[start:stop]
+            else:
+                sel = order[start:stop].to(self.X.device)
+                if base_idx is not None:
+                    sel = base_idx[sel]
+            xb = self.X[sel].to(self.device, non_blocking=True)
+            yb = None if self.y is None else self.y[sel].to(self.device, non_blocking=True)
+            if self.augment is not None:
+                xb = self.augment(xb, self.generator)
+            yield xb, yb
+
+
