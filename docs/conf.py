@@ -336,7 +336,20 @@ def _data_docstrings(app, what, name, obj, options, lines):
             return
 
 
+def _skip_members(app, what, name, obj, skip, options):
+    """Leave out scikit-learn's generated metadata-routing setters.
+
+    ``set_fit_request``, ``set_score_request``, ... are added to every
+    estimator by scikit-learn; their docstrings refer to scikit-learn's own
+    glossary and say nothing about simcalib.
+    """
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", _data_docstrings)
+    app.connect("autodoc-skip-member", _skip_members)
     app.connect("builder-inited", _check_api_reference)
     app.connect("missing-reference", _resolve_reexports)

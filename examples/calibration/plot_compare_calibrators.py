@@ -97,9 +97,7 @@ for name, p in probs.items():
 # --------------------
 from simcalib import ReliabilityDisplay
 
-fig, axes = plt.subplots(1, len(probs), figsize=(3.2 * len(probs), 3.6), sharey=True)
+fig, axes = plt.subplots(1, len(probs), figsize=(3.2 * len(probs), 3.6), sharey=True, layout="constrained")
 for ax, (name, p) in zip(axes, probs.items()):
     ReliabilityDisplay.from_predictions(y_test, p, name=name, ax=ax)
-    ax.set_title(name)
-fig.tight_layout()
 plt.show()

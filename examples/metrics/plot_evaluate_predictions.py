@@ -106,20 +106,16 @@ main(["evaluate", str(folder / "naive_Bayes.npz")])
 # less often than it claims. The logistic regression bars sit above it.
 from simcalib import ReliabilityDisplay
 
-fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharey=True, layout="constrained")
 for ax, (name, (labels, probs)) in zip(axes, saved.items()):
     ReliabilityDisplay.from_predictions(labels, probs, name=name, ax=ax)
-    ax.set_title(name)
-fig.tight_layout()
 
 # %%
 # Output calibration
 # ------------------
 # With ``mode="output"`` the diagram pools all ``n * K`` class probabilities.
 # Most of them are near zero, so the first bin holds almost all pairs.
-fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharey=True, layout="constrained")
 for ax, (name, (labels, probs)) in zip(axes, saved.items()):
     ReliabilityDisplay.from_predictions(labels, probs, mode="output", name=name, ax=ax)
-    ax.set_title(f"{name}, all outputs")
-fig.tight_layout()
 plt.show()

@@ -27,18 +27,28 @@ import numpy as np
 
 
 def shared_data_folder():
-    """``../shared/data`` beside the repository (or ``$SIMCALIB_SHARED_DATA``)."""
+    """The offline data folder ``shared/data`` beside the repository.
+
+    ``$SIMCALIB_SHARED_DATA`` wins; otherwise the folders above this example
+    are searched for ``shared/data`` (the repository sits beside ``shared``).
+    """
     if os.environ.get("SIMCALIB_SHARED_DATA"):
         folder = Path(os.environ["SIMCALIB_SHARED_DATA"])
-    else:
-        repo = Path(__file__).resolve().parents[2]
-        folder = repo.parent / "shared" / "data"
-    if not (folder / "wordvectors").is_dir():
-        raise FileNotFoundError(
-            f"This example needs the offline data folder 'shared/data' beside the "
-            f"repository (looked in {folder}); set SIMCALIB_SHARED_DATA to its path."
-        )
-    return folder
+        if (folder / "wordvectors").is_dir():
+            return folder
+        raise FileNotFoundError(f"SIMCALIB_SHARED_DATA={folder} has no 'wordvectors' folder")
+    try:
+        here = Path(__file__).resolve().parent
+    except NameError:  # sphinx-gallery runs examples in their folder, without __file__
+        here = Path.cwd().resolve()
+    for parent in [here, *here.parents]:
+        if (parent / "shared" / "data" / "wordvectors").is_dir():
+            return parent / "shared" / "data"
+    raise FileNotFoundError(
+        "This example needs the offline data folder 'shared/data' beside the "
+        f"repository; none was found above {here}. Set SIMCALIB_SHARED_DATA "
+        "to its path."
+    )
 
 
 DATA = shared_data_folder()

@@ -25,17 +25,28 @@ import numpy as np
 
 
 def shared_data_folder():
-    """``../shared/data`` beside the repository (or ``$SIMCALIB_SHARED_DATA``)."""
+    """The offline data folder ``shared/data`` beside the repository.
+
+    ``$SIMCALIB_SHARED_DATA`` wins; otherwise the folders above this example
+    are searched for ``shared/data`` (the repository sits beside ``shared``).
+    """
     if os.environ.get("SIMCALIB_SHARED_DATA"):
         folder = Path(os.environ["SIMCALIB_SHARED_DATA"])
-    else:
-        folder = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    if not (folder / "wordvectors").is_dir():
-        raise FileNotFoundError(
-            f"This example needs the offline data folder 'shared/data' beside the "
-            f"repository (looked in {folder}); set SIMCALIB_SHARED_DATA to its path."
-        )
-    return folder
+        if (folder / "wordvectors").is_dir():
+            return folder
+        raise FileNotFoundError(f"SIMCALIB_SHARED_DATA={folder} has no 'wordvectors' folder")
+    try:
+        here = Path(__file__).resolve().parent
+    except NameError:  # sphinx-gallery runs examples in their folder, without __file__
+        here = Path.cwd().resolve()
+    for parent in [here, *here.parents]:
+        if (parent / "shared" / "data" / "wordvectors").is_dir():
+            return parent / "shared" / "data"
+    raise FileNotFoundError(
+        "This example needs the offline data folder 'shared/data' beside the "
+        f"repository; none was found above {here}. Set SIMCALIB_SHARED_DATA "
+        "to its path."
+    )
 
 
 DATA = shared_data_folder()
@@ -95,7 +106,9 @@ fig.tight_layout()
 # With pixel distances (:class:`~simcalib.PixelDistanceSimilarity`, the mean
 # L2 distance between all pairs of images of two classes) the smoother needs
 # the images. The diagonal, ``1 - alpha``, is masked to show the structure
-# off it: 3, 5, 8 and 9 share their mass, 0 and 1 are far from everything.
+# off it: each digit gives most of its ``alpha`` to a few look-alikes (1 and
+# 7 to 8, 3 to 9, 4 to 6). The matrix need not be symmetric: every row is
+# z-normalised and softmaxed on its own.
 from sklearn.datasets import load_digits
 
 from simcalib.similarity import PixelDistanceSimilarity
