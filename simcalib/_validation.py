@@ -64,7 +64,9 @@ def check_finite_2d(X, *, name="X", dtype=np.float64, min_columns=1):
         raise ValueError(
             f"{name} must have at least {min_columns} columns; got shape {X.shape}"
         )
-    if not np.all(np.isfinite(X)):
+    # np.sum is one fast pass without a boolean temporary; it is non-finite
+    # whenever an entry is (or on overflow, which the exact check clears).
+    if not np.isfinite(X.sum()) and not np.all(np.isfinite(X)):
         n_bad = int(np.size(X) - np.count_nonzero(np.isfinite(X)))
         raise ValueError(f"{name} contains NaN or infinity ({n_bad} entries)")
     return X
@@ -88,7 +90,9 @@ def check_probabilities(y_prob, *, name="y_prob", atol=ROW_SUM_ATOL):
     Returns
     -------
     y_prob : ndarray of shape (n_samples, n_classes)
-        Entries clipped into [0, 1]; rows are not renormalised.
+        Entries clipped into [0, 1]; rows are not renormalised. When no
+        entry needs clipping and the input is already a float64 array, this
+        is the input itself (no copy): do not modify it in place.
 
     Raises
     ------
@@ -111,11 +115,11 @@ def check_probabilities(y_prob, *, name="y_prob", atol=ROW_SUM_ATOL):
             raise ValueError(f"{name} is empty: it has 0 samples")
         if not np.all(np.isfinite(y_prob)):
             raise ValueError(f"{name} contains NaN or infinity")
-        _check_range(y_prob, name, atol)
+        _clip_into_unit(y_prob, name, atol)
         y_prob = np.clip(y_prob, 0.0, 1.0)
         return np.column_stack([1.0 - y_prob, y_prob])
     y_prob = check_finite_2d(y_prob, name=name, min_columns=2)
-    _check_range(y_prob, name, atol)
+    y_prob = _clip_into_unit(y_prob, name, atol)
     sums = y_prob.sum(axis=1)
     bad = np.flatnonzero(np.abs(sums - 1.0) > atol)
     if bad.size:
@@ -125,15 +129,19 @@ def check_probabilities(y_prob, *, name="y_prob", atol=ROW_SUM_ATOL):
             f"e.g. row {i} sums to {sums[i]:.6g}. Pass probabilities, not logits "
             "(apply a softmax first)."
         )
-    return np.clip(y_prob, 0.0, 1.0)
+    return y_prob
 
 
-def _check_range(y_prob, name, atol):
+def _clip_into_unit(y_prob, name, atol):
+    """Check the range; clip (a copy) only when some entry is outside [0, 1]."""
     lo, hi = float(y_prob.min()), float(y_prob.max())
     if lo < -atol or hi > 1.0 + atol:
         raise ValueError(
             f"{name} must hold probabilities in [0, 1]; got values in [{lo:.6g}, {hi:.6g}]"
         )
+    if lo < 0.0 or hi > 1.0:
+        return np.clip(y_prob, 0.0, 1.0)
+    return y_prob
 
 
 def check_labels(y_true, n_classes, *, labels=None, name="y_true"):

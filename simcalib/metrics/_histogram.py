@@ -31,8 +31,8 @@ STRATEGIES = ("uniform", "quantile")
 NORMS = ("l1", "l2", "max")
 
 #: Number of (probability, indicator) pairs binned at once in output mode;
-#: bounds the temporary bin-index array to about 8 MiB.
-_CHUNK_PAIRS = 2**20
+#: bounds the temporary bin-index array to about 2 MiB.
+_CHUNK_PAIRS = 2**18
 
 
 @dataclass

@@ -34,8 +34,6 @@ _DX = (GRID[-1] - GRID[0]) / (GRID.size - 1)
 _DENSITY_FLOOR = 1e-6
 
 
-
-
 def _triweight(u, bw):
     """Triweight kernel with standard deviation ``bw`` (support ``+-3 bw``)."""
     h = 3.0 * bw  # the unit triweight 35/32 (1 - t^2)^3 has variance 1/9
@@ -43,15 +41,34 @@ def _triweight(u, bw):
     return np.where(np.abs(t) < 1.0, 35.0 / 32.0 * np.clip(1.0 - t * t, 0.0, None) ** 3, 0.0) / h
 
 
-def _linear_binning(x, weight):
-    """Spread each point over its two neighbouring grid points (linear weights)."""
-    pos = (x - GRID[0]) / _DX
-    left = np.floor(pos)
-    frac = pos - left
-    left = left.astype(np.intp)
-    counts = np.bincount(left, weights=(1.0 - frac) * weight, minlength=GRID.size + 1)
-    counts += np.bincount(left + 1, weights=frac * weight, minlength=GRID.size + 1)
-    return counts[: GRID.size]
+#: Values binned per step: keeps the temporaries of the linear binning small
+#: (a few MiB) whatever ``n * K`` is.
+_CHUNK = 2**18
+
+
+def _linear_binning_with_mirror(x):
+    """Linear-binning weights of ``x`` and of its mirror images on :data:`GRID`.
+
+    Each point spreads a unit mass over its two neighbouring grid points
+    (as KDEpy's ``linear_binning``); its mirror image (about 0 below 0.5,
+    about 1 otherwise) does too. Chunked: O(len(x)) time, O(chunk + grid)
+    memory.
+    """
+    count = np.zeros(GRID.size)
+    frac_sum = np.zeros(GRID.size)
+    for start in range(0, x.size, _CHUNK):
+        block = x[start : start + _CHUNK]
+        for values in (block, np.where(block < 0.5, -block, 2.0 - block)):
+            pos = (values - GRID[0]) / _DX
+            left = pos.astype(np.intp)  # floor: every position is positive
+            pos -= left  # fractional part
+            # grid point j gets 1 - frac from the points whose left neighbour
+            # is j and frac from those whose left neighbour is j - 1
+            count += np.bincount(left, minlength=GRID.size)
+            frac_sum += np.bincount(left, weights=pos, minlength=GRID.size)
+    out = count - frac_sum
+    out[1:] += frac_sum[:-1]
+    return out
 
 
 def reflected_density(x, bw):
@@ -74,11 +91,7 @@ def reflected_density(x, bw):
     """
     if x.size == 0:
         return np.zeros(GRID.size)
-    weight = 1.0 / (2 * x.size)  # each point appears twice (itself + mirror)
-    low = x < 0.5
-    grid_counts = _linear_binning(x, weight)
-    grid_counts += _linear_binning(-x[low], weight)
-    grid_counts += _linear_binning(2.0 - x[~low], weight)
+    grid_counts = _linear_binning_with_mirror(x) / (2 * x.size)
     half_width = int(min(np.floor(3.0 * bw / _DX), GRID.size))
     kernel = _triweight(np.linspace(-_DX * half_width, _DX * half_width, 2 * half_width + 1), bw)
     density = fftconvolve(grid_counts, kernel, mode="same")
@@ -86,18 +99,19 @@ def reflected_density(x, bw):
     return 2.0 * density
 
 
-def select_bandwidth(confidences, hits, bandwidth):
+def select_bandwidth(confidences, hit_confidences, bandwidth):
     """Kernel standard deviation for the named rule or a given float.
 
-    ``sigma`` is the standard deviation of the confidences of the hits
-    (correctly classified samples, or true-class outputs), falling back to
-    that of all confidences when it is 0 or undefined; ``N`` is the number
-    of pairs. The bandwidth is never below the grid step.
+    ``sigma`` is the standard deviation of ``hit_confidences`` (the
+    confidences of the correctly classified samples, or the true-class
+    outputs), falling back to that of all ``confidences`` when it is 0 or
+    undefined; ``N`` is the number of pairs. The bandwidth is never below
+    the grid step.
     """
     if not isinstance(bandwidth, str):
         return max(float(bandwidth), _DX)
     n = confidences.size
-    sigma = float(np.std(confidences[hits])) if np.count_nonzero(hits) > 1 else 0.0
+    sigma = float(np.std(hit_confidences)) if hit_confidences.size > 1 else 0.0
     if sigma <= 0.0:
         sigma = float(np.std(confidences))
     if bandwidth == "reference":
@@ -107,11 +121,14 @@ def select_bandwidth(confidences, hits, bandwidth):
     return max(bw, _DX)
 
 
-def _kde_ece_pairs(confidences, hits, bw):
-    """KDE calibration error of (confidence, 0/1 event) pairs (reference code)."""
-    pp1 = reflected_density(confidences[hits], bw)  # density of the hits
+def _kde_ece_pairs(confidences, hit_confidences, bw):
+    """KDE calibration error of pairs given as all confidences and those of the hits.
+
+    Follows the reference code (``ece_kde_binary``) on the densities.
+    """
+    pp1 = reflected_density(hit_confidences, bw)  # density of the hits
     pp2 = reflected_density(confidences, bw)  # density of all pairs
-    hit_rate = np.count_nonzero(hits) / confidences.size
+    hit_rate = hit_confidences.size / confidences.size
     with np.errstate(divide="ignore", invalid="ignore"):
         acc = np.where(pp2 > 0.0, np.minimum(hit_rate * pp1 / pp2, 1.0), 1.0)
     integrand = np.abs(GRID - acc) * pp2
@@ -126,20 +143,21 @@ def _kde_ece_pairs(confidences, hits, bw):
 
 
 def _pairs(y, y_prob, mode):
+    """All confidences and the confidences of the hits, without a one-hot matrix."""
     n = y_prob.shape[0]
     if mode == "prediction":
         pred = np.argmax(y_prob, axis=1)
-        return y_prob[np.arange(n), pred], pred == y
-    hits = np.zeros(y_prob.shape, dtype=bool)
-    hits[np.arange(n), y] = True
-    return y_prob.reshape(-1), hits.reshape(-1)
+        conf = y_prob[np.arange(n), pred]
+        return conf, conf[pred == y]
+    # output mode: every p_ik is a pair; the hits are the n true-class outputs
+    return y_prob.reshape(-1), y_prob[np.arange(n), y]
 
 
 def _kde_ece(y, y_prob, *, mode, bandwidth, output_normalization):
-    confidences, hits = _pairs(y, y_prob, mode)
-    bw = select_bandwidth(confidences, hits, bandwidth)
+    confidences, hit_confidences = _pairs(y, y_prob, mode)
+    bw = select_bandwidth(confidences, hit_confidences, bandwidth)
     scale = output_scale(mode, output_normalization, y_prob.shape[1])
-    return scale * _kde_ece_pairs(confidences, hits, bw)
+    return scale * _kde_ece_pairs(confidences, hit_confidences, bw)
 
 
 def _check_bandwidth(bandwidth):
@@ -234,6 +252,14 @@ def kde_calibration_error(
     ValueError
         On invalid inputs (see :func:`expected_calibration_error`) or an
         unknown bandwidth rule or a non-positive bandwidth.
+
+    Notes
+    -----
+    For a two-column input the reference code switches to a binary branch
+    (the positive-class probability against the label). Here
+    ``mode="prediction"`` is the top-label error for every ``K``, with the
+    same meaning as in :func:`expected_calibration_error`, so for ``K = 2``
+    it differs from the reference code's binary branch.
 
     Examples
     --------

@@ -102,11 +102,11 @@ def test_bandwidth_rules():
     conf = np.array([0.2, 0.4, 0.6, 0.9])
     hits = np.array([True, False, True, True])
     sigma = np.std(conf[hits])
-    assert select_bandwidth(conf, hits, "reference") == pytest.approx(sigma * 8**-0.2)
-    assert select_bandwidth(conf, hits, "paper") == pytest.approx(1.06 * sigma * 4**-0.2)
+    assert select_bandwidth(conf, conf[hits], "reference") == pytest.approx(sigma * 8**-0.2)
+    assert select_bandwidth(conf, conf[hits], "paper") == pytest.approx(1.06 * sigma * 4**-0.2)
     # one hit: fall back to the spread of all confidences
-    few = np.array([True, False, False, False])
-    assert select_bandwidth(conf, few, "reference") == pytest.approx(np.std(conf) * 8**-0.2)
+    assert select_bandwidth(conf, conf[:1], "reference") == pytest.approx(np.std(conf) * 8**-0.2)
+    assert select_bandwidth(conf, conf[hits], 0.2) == 0.2
 
 
 def test_degenerate_inputs_give_finite_values():
@@ -115,6 +115,15 @@ def test_degenerate_inputs_give_finite_values():
     assert kde_calibration_error([0, 1, 2, 0], p) == pytest.approx(0.0, abs=1e-3)
     # every prediction certain and wrong: error close to 1
     assert kde_calibration_error([1, 2, 0, 1], p) == pytest.approx(1.0, abs=1e-2)
+
+
+def test_chunked_binning_equals_one_block(rng, monkeypatch):
+    import simcalib.metrics._kde as kde
+
+    y, p = _overconfident(rng, 200, 6)
+    whole = kde_calibration_error(y, p, mode="output")
+    monkeypatch.setattr(kde, "_CHUNK", 37)
+    assert kde_calibration_error(y, p, mode="output") == pytest.approx(whole, rel=1e-10)
 
 
 def test_grid_is_the_reference_grid():
@@ -170,3 +179,15 @@ def test_calibrated_sampler_error_shrinks_with_n():
         values.append(kde_calibration_error(y, np.column_stack([1 - p1, p1])))
     assert values[1] < values[0]
     assert values[1] < 0.02
+
+
+def test_density_gaps_keep_previous_integrand_like_reference(rng):
+    """Between separated clusters both densities vanish: the forward fill matters."""
+    n = 300
+    p1 = np.where(rng.uniform(size=n) < 0.5, 0.3, 0.9) + rng.normal(size=n) * 0.01
+    y = (rng.uniform(size=n) < 0.6).astype(int)
+    two = np.column_stack([1 - p1, p1])
+    pred = two.argmax(1)
+    conf, hit = two.max(1), (pred == y).astype(int)
+    expected = reference_kde_ece(conf, hit, 0.01)
+    assert kde_calibration_error(y, two, bandwidth=0.01) == pytest.approx(expected, rel=1e-6)

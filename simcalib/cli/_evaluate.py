@@ -1,0 +1,309 @@
+"""``simcalib evaluate``: calibration report of saved predictions.
+
+Input formats
+-------------
+``.npz``
+    Arrays ``y_true`` (n,) and exactly one of ``logits`` (n, K) or
+    ``probs`` (n, K); optionally ``labels`` (K,), the class of each column.
+    Logits go through a softmax.
+``.csv``
+    A header row, then one row per sample. The column named ``y_true``
+    holds the true labels; every other column holds the probability of one
+    class, in column order, and its header is that class's label. With
+    ``--logits`` the other columns are logits instead. ``y_true`` may hold
+    column indices (0 .. K-1) or the header labels::
+
+        y_true,cat,dog,bird
+        dog,0.2,0.7,0.1
+        cat,0.9,0.05,0.05
+
+Without ``PREDICTIONS`` the command evaluates a small bundled example
+(logistic regression on scikit-learn's digits, held-out split).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from scipy.special import softmax
+
+from simcalib.cli import CommandError
+
+__all__ = ["add_parser", "load_predictions", "format_table", "run", "EXAMPLE_PREDICTIONS"]
+
+#: Bundled example: logits of a logistic regression on a held-out split of
+#: scikit-learn's digits (see ``tests/cli/digits_predictions.py``).
+EXAMPLE_PREDICTIONS = Path(__file__).resolve().parent / "data" / "digits_logreg_predictions.npz"
+
+_ROWS = (
+    # key, display name, shown as a percentage
+    ("accuracy", "Accuracy", True),
+    ("nll", "NLL", False),
+    ("brier", "Brier", False),
+    ("hist_ece_p", "Hist ECE P", True),
+    ("hist_ece_o", "Hist ECE O", True),
+    ("kde_ece_p", "KDE ECE P", True),
+    ("kde_ece_o", "KDE ECE O", True),
+    ("classwise_ece", "Classwise ECE", True),
+    ("mce", "MCE", True),
+)
+
+
+def add_parser(subparsers):
+    """Add the ``evaluate`` subcommand to ``subparsers`` and return its parser."""
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="calibration report (accuracy, NLL, Brier, ECEs) of saved predictions",
+        description=(
+            "Print accuracy, NLL, Brier score, histogram and KDE ECE (prediction P "
+            "and output O, on the paper's tables' scale), classwise ECE and MCE of "
+            "saved predictions. PREDICTIONS is an .npz with arrays y_true and "
+            "logits or probs (optional labels), or a CSV with a header, a y_true "
+            "column and one probability column per class whose header is the class "
+            "label. Without PREDICTIONS, a bundled example is evaluated."
+        ),
+    )
+    parser.add_argument(
+        "predictions", metavar="PREDICTIONS", nargs="?", default=None,
+        help="an .npz or .csv file (default: the bundled digits example)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--plot", metavar="FILE.png", default=None,
+        help="write reliability diagrams (prediction and output) to this image",
+    )
+    parser.add_argument(
+        "--n-bins", type=int, default=15, metavar="N",
+        help="number of bins of the histogram metrics (default: 15)",
+    )
+    parser.add_argument(
+        "--labels", nargs="+", default=None, metavar="LABEL",
+        help="class label of each probability column, when y_true holds labels",
+    )
+    parser.add_argument(
+        "--logits", action="store_true",
+        help="CSV only: the class columns hold logits, not probabilities",
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _softmax(logits, path):
+    if logits.ndim != 2:
+        raise CommandError(f"{path}: logits must be 2-D (n, K); got shape {logits.shape}")
+    if not np.all(np.isfinite(logits)):
+        raise CommandError(f"{path}: logits contain NaN or infinity")
+    return softmax(logits.astype(np.float64), axis=1)
+
+
+def _load_npz(path):
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise CommandError(f"{path}: not a readable .npz file ({exc})") from None
+    if "y_true" not in arrays:
+        raise CommandError(f"{path}: missing array 'y_true' (found {sorted(arrays)})")
+    has = [key for key in ("probs", "logits") if key in arrays]
+    if len(has) != 1:
+        raise CommandError(
+            f"{path}: needs exactly one of the arrays 'probs' or 'logits' "
+            f"(found {sorted(arrays)})"
+        )
+    try:
+        if has[0] == "logits":
+            y_prob = _softmax(np.asarray(arrays["logits"], dtype=np.float64), path)
+        else:
+            y_prob = np.asarray(arrays["probs"], dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise CommandError(f"{path}: '{has[0]}' is not numeric ({exc})") from None
+    labels = arrays.get("labels")
+    return arrays["y_true"], y_prob, labels
+
+
+def _as_int_labels(values):
+    try:
+        ints = np.array([int(v) for v in values])
+    except ValueError:
+        return None
+    return ints
+
+
+def _load_csv(path, logits):
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise CommandError(f"{path}: not a readable CSV file ({exc})") from None
+    rows = [row for row in rows if row]
+    if len(rows) < 2:
+        raise CommandError(f"{path}: needs a header row and at least one data row")
+    header = [name.strip() for name in rows[0]]
+    if "y_true" not in header:
+        raise CommandError(f"{path}: no 'y_true' column in the header {header}")
+    if len(header) < 3:
+        raise CommandError(f"{path}: needs 'y_true' and at least two class columns")
+    for lineno, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise CommandError(
+                f"{path}: line {lineno} has {len(row)} fields, the header has {len(header)}"
+            )
+    target = header.index("y_true")
+    columns = [j for j in range(len(header)) if j != target]
+    y_raw = [row[target].strip() for row in rows[1:]]
+    try:
+        values = np.array([[float(row[j]) for j in columns] for row in rows[1:]])
+    except ValueError as exc:
+        raise CommandError(f"{path}: class columns must be numeric ({exc})") from None
+    y_prob = _softmax(values, path) if logits else values
+    names = np.array([header[j] for j in columns])
+    y_int = _as_int_labels(y_raw)
+    if y_int is not None and not set(y_raw) <= set(names.tolist()):
+        return y_int, y_prob, None
+    return np.array(y_raw), y_prob, names
+
+
+def load_predictions(path, *, logits=False):
+    """Read ``(y_true, y_prob, labels)`` from an ``.npz`` or ``.csv`` file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file; its suffix selects the format (see the module docstring).
+    logits : bool, default=False
+        CSV only: the class columns hold logits.
+
+    Returns
+    -------
+    y_true : ndarray of shape (n_samples,)
+    y_prob : ndarray of shape (n_samples, n_classes), dtype=float64
+    labels : ndarray of shape (n_classes,) or None
+        Class label of each column, when the file names them.
+
+    Raises
+    ------
+    CommandError
+        On a missing, unreadable or malformed file.
+
+    Examples
+    --------
+    >>> from simcalib.cli._evaluate import EXAMPLE_PREDICTIONS, load_predictions
+    >>> y, p, labels = load_predictions(EXAMPLE_PREDICTIONS)
+    >>> p.shape[1], labels is None
+    (10, True)
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CommandError(f"{path}: no such file")
+    if path.is_dir():
+        raise CommandError(f"{path}: is a directory, expected an .npz or .csv file")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        return _load_npz(path)
+    if suffix == ".csv":
+        return _load_csv(path, logits)
+    raise CommandError(f"{path}: unsupported file type {suffix!r}; use .npz or .csv")
+
+
+def format_table(report, *, title=None):
+    """Align the report as a two-column text table (ECEs and accuracy in %).
+
+    Examples
+    --------
+    >>> print(format_table({"accuracy": 0.5, "nll": 0.69}))
+    metric     value
+    --------  ------
+    Accuracy  50.00%
+    NLL       0.6900
+    """
+    rows = [
+        (name, f"{100 * report[key]:.2f}%" if percent else f"{report[key]:.4f}")
+        for key, name, percent in _ROWS
+        if key in report
+    ]
+    width = max(len("metric"), *(len(name) for name, _ in rows))
+    vwidth = max(len("value"), *(len(value) for _, value in rows))
+    lines = [] if title is None else [title]
+    lines.append(f"{'metric':<{width}}  {'value':>{vwidth}}")
+    lines.append(f"{'-' * width}  {'-' * vwidth}")
+    lines += [f"{name:<{width}}  {value:>{vwidth}}" for name, value in rows]
+    return "\n".join(lines)
+
+
+def _plot(path, y_true, y_prob, labels, n_bins, name):
+    try:
+        import matplotlib
+    except ImportError:
+        raise CommandError(
+            "--plot needs matplotlib: pip install 'simcalib[plot]'"
+        ) from None
+    matplotlib.use("Agg")  # a command line run: never open a window
+    import matplotlib.pyplot as plt
+
+    from simcalib.plotting import ReliabilityDisplay
+
+    displays = [
+        ReliabilityDisplay(
+            *_display_bins(y_true, y_prob, labels, n_bins, mode), mode=mode, name=name
+        )
+        for mode in ("prediction", "output")
+    ]
+    fig, _ = ReliabilityDisplay.plot_grid(displays)
+    try:
+        fig.savefig(path, dpi=120)
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot write plot {path}: {exc}") from None
+    finally:
+        plt.close(fig)
+
+
+def _display_bins(y_true, y_prob, labels, n_bins, mode):
+    from simcalib._validation import check_prediction_inputs
+    from simcalib.metrics._common import output_scale
+    from simcalib.metrics._histogram import bin_statistics
+
+    y, p = check_prediction_inputs(y_true, y_prob, labels=labels)
+    stats = bin_statistics(y, p, n_bins=n_bins, mode=mode)
+    ece = stats.error("l1", output_scale(mode, "n", p.shape[1]))
+    return stats.edges, stats.accuracy, stats.confidence, stats.counts, ece
+
+
+def run(args):
+    """Execute ``simcalib evaluate``; return the exit code."""
+    from simcalib.metrics import calibration_report
+
+    path = EXAMPLE_PREDICTIONS if args.predictions is None else Path(args.predictions)
+    if args.n_bins < 1:
+        raise CommandError(f"--n-bins must be >= 1; got {args.n_bins}")
+    y_true, y_prob, labels = load_predictions(path, logits=args.logits)
+    if args.labels is not None:
+        labels = np.array(args.labels)
+        if np.asarray(y_true).dtype.kind in "iu":
+            labels = _as_int_labels(args.labels)
+            if labels is None:
+                raise CommandError(
+                    f"{path}: y_true holds integers, so --labels must be integers; "
+                    f"got {args.labels}"
+                )
+    try:
+        report = calibration_report(y_true, y_prob, labels=labels, n_bins=args.n_bins)
+    except ValueError as exc:
+        raise CommandError(f"{path}: {exc}") from None
+    n = len(y_prob)
+    k = y_prob.shape[1] if y_prob.ndim == 2 else 2  # 1-D: binary positive class
+    if args.plot is not None:
+        _plot(args.plot, y_true, y_prob, labels, args.n_bins, path.stem)
+    if args.json:
+        out = {"file": str(path), "n_samples": int(n), "n_classes": int(k),
+               "n_bins": args.n_bins, **report}
+        print(json.dumps(out, indent=2))
+    else:
+        title = f"{path.name}: {n} samples, {k} classes, {args.n_bins} bins"
+        print(format_table(report, title=title))
+        if args.plot is not None:
+            print(f"reliability diagrams written to {args.plot}")
+    return 0
