@@ -10,6 +10,7 @@ Every source is a scikit-learn style estimator whose ``fit(X, y)`` learns
 * :class:`PrecomputedSimilarity` -- a user-supplied matrix.
 """
 
+from simcalib.similarity._autoencoder import AutoencoderSimilarity, default_latent_dim
 from simcalib.similarity._base import BaseSimilarity
 from simcalib.similarity._pixel import (
     PixelDistanceSimilarity,
@@ -18,13 +19,17 @@ from simcalib.similarity._pixel import (
 from simcalib.similarity._precomputed import PrecomputedSimilarity
 from simcalib.similarity._vectors import WordVectors, load_word_vectors
 from simcalib.similarity._word_embedding import WordEmbeddingSimilarity
+from simcalib.similarity._wordnet import WordNetSimilarity
 
 __all__ = [
+    "AutoencoderSimilarity",
     "BaseSimilarity",
     "PixelDistanceSimilarity",
     "PrecomputedSimilarity",
     "WordEmbeddingSimilarity",
+    "WordNetSimilarity",
     "WordVectors",
+    "default_latent_dim",
     "load_word_vectors",
     "mean_pairwise_class_distances",
 ]

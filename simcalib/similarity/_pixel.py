@@ -40,8 +40,9 @@ class PixelDistanceSimilarity(BaseSimilarity):
     random_state : int, RandomState instance or None, default=None
         Seed of the subsample; unused when ``max_samples_per_class=None``.
     device : str or None, default=None
-        Where to compute. ``None``: torch on CUDA when available, else torch
-        on the CPU, else numpy when torch is not installed. ``"numpy"`` forces
+        Where to compute. ``None`` (or ``"auto"``): torch on CUDA when
+        available, else torch on the CPU, else numpy when torch is not
+        installed. ``"numpy"`` forces
         the numpy/scipy path; any other string (``"cpu"``, ``"cuda:1"``) is a
         torch device.
     batch_size : int, default=2048
@@ -182,6 +183,8 @@ def _resolve_device(device):
     """Return ``(torch module or None, device)``: None means the numpy path."""
     if isinstance(device, str) and device == "numpy":
         return None, None
+    if isinstance(device, str) and device == "auto":
+        device = None
     try:
         import torch
     except ImportError:
@@ -196,7 +199,9 @@ def _resolve_device(device):
     try:
         return torch, torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device must be None, 'numpy' or a torch device; got {device!r} ({exc})") from None
+        raise ValueError(
+            f"device must be None, 'auto', 'numpy' or a torch device; got {device!r} ({exc})"
+        ) from None
 
 
 def _mean_pairwise(X, y_idx, n_classes, *, metric, batch_size, device):
