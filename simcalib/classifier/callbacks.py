@@ -119,7 +119,9 @@ def _ece_score(net, X, y):
 
     proba = net.predict_proba(X)
     # y is the encoded label (0 .. K-1), the column index of predict_proba
-    return expected_calibration_error(np.asarray(y), proba, n_bins=15)
+    return expected_calibration_error(
+        np.asarray(y), proba, n_bins=15, labels=np.arange(proba.shape[1])
+    )
 
 
 class EpochECE(EpochScoring):

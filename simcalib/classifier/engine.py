@@ -141,6 +141,14 @@ class DeviceBatchIterator:
         device (before any float conversion).
     training : bool, default=False
         Whether the batches are for training.
+    num_replicas : int, default=1
+        Data-parallel processes sharing the data. With more than one, every
+        process draws the same permutation (same generator seed) and takes
+        every ``num_replicas``-th sample of it from position ``rank``, so the
+        shards are disjoint and all processes run the same number of batches
+        (the last ``n % num_replicas`` samples of a pass are left out).
+    rank : int, default=0
+        Index of this process among ``num_replicas``.
 
     Examples
     --------
@@ -152,7 +160,7 @@ class DeviceBatchIterator:
 
     def __init__(
         self, dataset, batch_size=128, shuffle=False, drop_last=False, device="cpu",
-        generator=None, augment=None, training=False,
+        generator=None, augment=None, training=False, num_replicas=1, rank=0,
     ):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
@@ -163,9 +171,13 @@ class DeviceBatchIterator:
             raise ValueError(
                 f"DeviceBatchIterator reads ImageTensorDataset objects; got {type(base).__name__}"
             )
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank must be in [0, num_replicas={num_replicas}); got {rank!r}")
         self.X, self.y = base.X, base.y
         self.indices = indices
-        self.n = len(base) if indices is None else len(indices)
+        self.n_total = len(base) if indices is None else len(indices)
+        self.n = self.n_total // num_replicas
+        self.num_replicas, self.rank = num_replicas, rank
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
@@ -183,9 +195,13 @@ class DeviceBatchIterator:
     def __iter__(self):
         gen_device = self.generator.device if self.generator is not None else self.device
         if self.shuffle:
-            order = torch.randperm(self.n, device=gen_device, generator=self.generator)
+            order = torch.randperm(self.n_total, device=gen_device, generator=self.generator)
         else:
             order = None
+        if self.num_replicas > 1:
+            if order is None:
+                order = torch.arange(self.n_total, device=gen_device)
+            order = order[self.rank:self.n * self.num_replicas:self.num_replicas]
         base_idx = None if self.indices is None else self.indices.to(self.X.device)
         for b in range(len(self)):
             start, stop = b * self.batch_size, min((b + 1) * self.batch_size, self.n)

@@ -449,6 +449,14 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         if rs is not None and (isinstance(rs, bool) or not isinstance(rs, numbers.Integral)):
             raise ValueError(f"random_state must be an int or None; got {rs!r}")
 
+    def _compute_device(self):
+        """The device to train on (a hook for data-parallel subclasses)."""
+        return resolve_device(self.device)
+
+    def _data_parallel(self):
+        """``(num_replicas, rank)`` of this process (a hook for data-parallel subclasses)."""
+        return 1, 0
+
     def _use(self, name):
         value = getattr(self, name)
         return uses_cuda(self.device_) if value == "auto" else bool(value)
@@ -475,7 +483,7 @@ class SimilarityLSClassifier(NeuralNetClassifier):
             )
         if reset:
             y = self._encode_y(y, len(X))
-            self.device_ = resolve_device(self.device)
+            self.device_ = self._compute_device()
             self._fit_input_scaling(X)
             self._fit_soft_labels(X, y)
         else:
@@ -579,7 +587,7 @@ class SimilarityLSClassifier(NeuralNetClassifier):
     def initialize(self):
         """Initialise module, optimizer, callbacks and the data generators."""
         if not hasattr(self, "device_"):
-            self.device_ = resolve_device(self.device)
+            self.device_ = self._compute_device()
         seeds = np.random.SeedSequence(self.random_state).generate_state(2)
         self.data_rng_ = torch.Generator(device=self.device_).manual_seed(int(seeds[0]))
         self.mixup_rng_ = np.random.default_rng(int(seeds[1]))
@@ -650,6 +658,8 @@ class SimilarityLSClassifier(NeuralNetClassifier):
             kwargs["batch_size"] = len(dataset)
         kwargs.setdefault("shuffle", training)
         augment = self._augmenter(dataset) if training else None
+        if training:
+            kwargs["num_replicas"], kwargs["rank"] = self._data_parallel()
         iterator = cls(
             dataset, device=self.device_, generator=self.data_rng_, augment=augment,
             training=training, **kwargs,
@@ -713,8 +723,12 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         else:
             y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred, targets, X=Xi, training=True)
-        loss.backward()
+        self._backward(loss)
         return {"loss": loss, "y_pred": y_pred}
+
+    def _backward(self, loss):
+        # a hook, so that data-parallel subclasses can use accelerator.backward
+        loss.backward()
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Soft-target cross-entropy of logits ``y_pred``.

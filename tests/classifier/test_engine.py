@@ -1,0 +1,74 @@
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from torch.utils.data import Subset  # noqa: E402
+
+from simcalib.classifier import DeviceBatchIterator, ImageTensorDataset  # noqa: E402
+from simcalib.classifier.engine import place_images  # noqa: E402
+
+
+def _dataset(n=10):
+    X = torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1).expand(n, 1, 2, 2).contiguous()
+    return ImageTensorDataset(X, torch.arange(n))
+
+
+def test_sequential_batches_cover_the_data():
+    batches = list(DeviceBatchIterator(_dataset(10), batch_size=4))
+    assert [len(xb) for xb, _ in batches] == [4, 4, 2]
+    assert torch.cat([yb for _, yb in batches]).tolist() == list(range(10))
+    assert batches[0][0].dtype == torch.uint8
+
+
+def test_each_pass_draws_a_new_permutation_from_the_generator():
+    g = torch.Generator().manual_seed(0)
+    it = DeviceBatchIterator(_dataset(10), batch_size=4, shuffle=True, generator=g,
+                             training=True)
+    first = torch.cat([yb for _, yb in it])
+    second = torch.cat([yb for _, yb in it])
+    assert sorted(first.tolist()) == list(range(10)) == sorted(second.tolist())
+    assert not torch.equal(first, second)
+    # images and labels stay paired
+    xb, yb = next(iter(it))
+    assert torch.equal(xb[:, 0, 0, 0].long(), yb)
+    g2 = torch.Generator().manual_seed(0)
+    again = DeviceBatchIterator(_dataset(10), batch_size=4, shuffle=True, generator=g2,
+                                training=True)
+    assert torch.equal(torch.cat([yb for _, yb in again]), first)
+
+
+def test_subsets_and_size_one_last_batch():
+    ds = Subset(Subset(_dataset(10), [1, 3, 5, 7, 9]), [0, 2, 4])
+    it = DeviceBatchIterator(ds, batch_size=2)
+    assert torch.cat([yb for _, yb in it]).tolist() == [1, 5, 9]
+    # training drops a single-sample last batch (batch norm cannot use it)
+    train = DeviceBatchIterator(ds, batch_size=2, training=True)
+    assert len(train) == 1 and [len(yb) for _, yb in train] == [2]
+
+
+def test_augment_is_applied_per_batch():
+    calls = []
+
+    def augment(xb, generator):
+        calls.append(len(xb))
+        return xb + 1
+
+    it = DeviceBatchIterator(_dataset(4), batch_size=2, augment=augment)
+    xb, _ = next(iter(it))
+    assert calls == [2] and xb[0, 0, 0, 0].item() == 1
+
+
+def test_place_images_keeps_uint8_and_converts_the_rest():
+    import numpy as np
+
+    assert place_images(np.zeros((1, 1, 2, 2), np.uint8), "cpu").dtype == torch.uint8
+    assert place_images(np.zeros((1, 1, 2, 2), np.float64), "cpu").dtype == torch.float32
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="batch_size"):
+        DeviceBatchIterator(_dataset(), batch_size=0)
+    with pytest.raises(ValueError, match="generator"):
+        DeviceBatchIterator(_dataset(), shuffle=True)
+    with pytest.raises(ValueError, match="ImageTensorDataset"):
+        DeviceBatchIterator(torch.utils.data.TensorDataset(torch.zeros(2)))
