@@ -1,0 +1,231 @@
+"""``simcalib reproduce``: the paper's comparison tables and figures.
+
+Trains every training-time method, fits every post-hoc method on a held-out
+split of the training data, and evaluates all on the test split, for each
+seed; writes ``results.csv``, ``results.md`` (Tables 1-2 layout, mean ± std)
+and Figs. 1-3. Rerunning the same command resumes: finished (method, seed)
+runs are skipped and an unfinished one continues from its last epoch.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+from simcalib.cli import CommandError
+
+__all__ = ["add_parser", "run", "MODEL_ALIASES"]
+
+#: Short model names of the paper -> :func:`simcalib.nn.build_network` names.
+MODEL_ALIASES = {
+    "resnet18": "resnet18",
+    "resnet34": "resnet34",
+    "wrn": "wrn28_10",
+    "densenet": "densenet_bc100",
+    "small": "small_cnn",
+}
+
+
+def _floats(text):
+    try:
+        return tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise CommandError(f"expected comma-separated numbers; got {text!r}") from None
+
+
+def _ints(text):
+    try:
+        values = tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise CommandError(f"--seeds must be comma-separated integers; got {text!r}") from None
+    if not values:
+        raise CommandError("--seeds is empty")
+    if len(set(values)) != len(values):
+        raise CommandError(f"--seeds lists a seed twice: {text!r}")
+    return values
+
+
+def add_training_arguments(parser, *, epochs, batch_size, lr):
+    """Options shared by ``demo`` and ``reproduce``."""
+    parser.add_argument("--epochs", type=int, default=epochs, help=f"training epochs (default {epochs})")
+    parser.add_argument("--batch-size", type=int, default=batch_size,
+                        help=f"batch size (default {batch_size})")
+    parser.add_argument("--lr", type=float, default=lr, help=f"peak learning rate of AdamW + one-cycle (default {lr:g})")
+    parser.add_argument("--alpha", type=float, default=0.1,
+                        help="smoothing mass of uniform and similarity methods (default 0.1)")
+    parser.add_argument("--beta", type=float, default=2.0,
+                        help="sharpness of the similarity softmax (default 2)")
+    parser.add_argument("--word-vectors", metavar="PATH",
+                        help="word2vec / GloVe file for the WE method (e.g. glove.6B.50d.top100k.txt.gz)")
+    parser.add_argument("--device", default="auto",
+                        help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ...")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--quiet", action="store_true", help="no per-epoch log")
+
+
+def add_parser(subparsers):
+    """Add the ``reproduce`` subcommand to ``subparsers`` and return its parser."""
+    parser = subparsers.add_parser(
+        "reproduce",
+        help="the paper's comparison tables and figures (resumable)",
+        description=__doc__.split("\n\n")[1] + "\n\n" + __doc__.split("\n\n")[2],
+    )
+    parser.add_argument("--dataset", required=True, choices=["tiny-imagenet", "cifar100", "digits"])
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="dataset folder or archive (tiny-imagenet: folder, zip or tar; "
+                             "cifar100: the cifar-100-python folder); not needed for digits")
+    parser.add_argument("--model", default="resnet18",
+                        help="resnet18, resnet34, wrn (WRN-28-10), densenet (DenseNet-BC-100), "
+                             "small, or any simcalib.nn.build_network name (default resnet18)")
+    parser.add_argument("--width", type=int, help="base width of ResNets / small (e.g. 16 for a small run)")
+    parser.add_argument("--methods", default="all",
+                        help="comma-separated: one-hot,ts,uniform,mixup,dir-odir,ets,l1,l2,ae,we "
+                             "or 'all' (default)")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (resumable)")
+    add_training_arguments(parser, epochs=30, batch_size=128, lr=2e-3)
+    parser.add_argument("--weight-decay", type=float, default=5e-4, help="AdamW weight decay (default 5e-4)")
+    parser.add_argument("--mixup-alpha", type=float, default=0.2, help="mixup Beta(a, a) (default 0.2)")
+    parser.add_argument("--holdout", type=float, default=0.1,
+                        help="fraction of training data held out for post-hoc calibration (default 0.1)")
+    parser.add_argument("--max-classes", type=int, help="reduced run: only the first classes")
+    parser.add_argument("--max-train-per-class", type=int,
+                        help="reduced run: only the first training images of each class")
+    parser.add_argument("--similarity-samples", type=int,
+                        help="images per class for the pixel distances (default: all, exact)")
+    parser.add_argument("--ae-latent-dim", type=int, help="autoencoder latent size (default: by input size)")
+    parser.add_argument("--ae-epochs", type=int, help="autoencoder training epochs")
+    parser.add_argument("--sweep-alphas", default="0.05,0.1,0.2,0.3",
+                        help="Fig. 2 alphas (uniform and the similarity method); '' for none")
+    parser.add_argument("--sweep-betas", default="0.5,1,2,4", help="Fig. 2 betas; '' for none")
+    parser.add_argument("--sweep-method", choices=["l1", "l2", "ae", "we"],
+                        help="similarity method of the sweeps (default: we with --word-vectors, else l2)")
+    parser.add_argument("--no-sweeps", action="store_true", help="skip Fig. 2")
+    parser.add_argument("--no-ood", action="store_true", help="skip Fig. 3")
+    parser.add_argument("--ood-dataset", choices=["tiny-imagenet", "cifar100", "digits"],
+                        help="Fig. 3 'other dataset' (default: crops of scikit-learn's sample photos)")
+    parser.add_argument("--ood-data-dir", metavar="DIR", help="where the --ood-dataset lives")
+    parser.set_defaults(func=run, _parser=parser)
+    return parser
+
+
+def command_line(args, name):
+    """The command that reproduces ``args``: every option that is not at its default."""
+    parts = ["simcalib", name]
+    parser = getattr(args, "_parser", None)
+    for action in parser._actions if parser is not None else ():
+        if not action.option_strings or action.dest in ("help",):
+            continue
+        value = getattr(args, action.dest, None)
+        if value == action.default or value is None:
+            continue
+        flag = action.option_strings[-1]
+        if action.nargs == 0:  # store_true
+            parts.append(flag)
+        else:
+            parts += [flag, shlex.quote(str(value))]
+    return " ".join(parts)
+
+
+def _check_positive(args, names):
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise CommandError(f"--{name.replace('_', '-')} must be >= 1; got {value}")
+
+
+def set_threads(threads):
+    """Apply ``--threads`` (torch intra-op threads)."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise CommandError(f"--threads must be >= 1; got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def require_torch():
+    try:
+        import skorch  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise CommandError(
+            f"training needs torch and skorch ({exc}); pip install 'simcalib[torch]'"
+        ) from None
+
+
+def build_config(args):
+    """Turn parsed ``reproduce`` arguments into an :class:`ExperimentConfig`."""
+    from simcalib.experiments import ExperimentConfig, get_methods
+
+    _check_positive(args, ["epochs", "batch_size", "width", "max_classes", "max_train_per_class",
+                           "similarity_samples", "ae_latent_dim", "ae_epochs"])
+    try:
+        methods = tuple(m.key for m in get_methods(args.methods))
+    except ValueError as exc:
+        raise CommandError(f"--methods: {exc}") from None
+    if args.dataset != "digits" and not args.data_dir:
+        raise CommandError(f"--data-dir is required for --dataset {args.dataset}")
+    if args.word_vectors is None and ("we" in methods or args.sweep_method == "we"):
+        raise CommandError("the WE method needs --word-vectors PATH (or leave 'we' out of --methods)")
+    if args.ood_dataset and not args.ood_data_dir and args.ood_dataset != "digits":
+        raise CommandError("--ood-dataset needs --ood-data-dir")
+    for flag in ("data_dir", "word_vectors", "ood_data_dir"):
+        from pathlib import Path
+
+        value = getattr(args, flag)
+        if value and not Path(value).expanduser().exists():
+            raise CommandError(f"--{flag.replace('_', '-')}: {value} does not exist")
+    sweeps = not args.no_sweeps
+    return ExperimentConfig(
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        model=MODEL_ALIASES.get(args.model.lower(), args.model),
+        width=args.width,
+        methods=methods,
+        seeds=_ints(args.seeds),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        alpha=args.alpha,
+        beta=args.beta,
+        mixup_alpha=args.mixup_alpha,
+        holdout=args.holdout,
+        max_classes=args.max_classes,
+        max_train_per_class=args.max_train_per_class,
+        word_vectors=args.word_vectors,
+        similarity_samples=args.similarity_samples,
+        ae_latent_dim=args.ae_latent_dim,
+        ae_epochs=args.ae_epochs,
+        device=args.device,
+        sweep_alphas=_floats(args.sweep_alphas) if sweeps else (),
+        sweep_betas=_floats(args.sweep_betas) if sweeps else (),
+        sweep_method=args.sweep_method,
+        ood=not args.no_ood,
+        ood_dataset=args.ood_dataset,
+        ood_data_dir=args.ood_data_dir,
+        quiet=args.quiet,
+    )
+
+
+def run(args, *, callbacks=()):
+    """Run ``simcalib reproduce``; return the exit code."""
+    from simcalib.experiments import run_experiment
+
+    config = build_config(args)
+    require_torch()
+    set_threads(args.threads)
+    command = command_line(args, "reproduce")
+    try:
+        result = run_experiment(config, args.out, callbacks=callbacks, command=command)
+    except KeyboardInterrupt:
+        print(f"simcalib reproduce: interrupted; run the same command again to resume "
+              f"from {args.out}", file=sys.stderr)
+        raise
+    print(result.table)
+    print(f"\n{result.n_trained} runs computed, {result.n_skipped} found finished; "
+          f"results in {args.out}/results.md")
+    return 0

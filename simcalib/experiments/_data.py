@@ -1,0 +1,240 @@
+"""Datasets of the experiments: loading, reduction, held-out split, OOD inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+__all__ = ["ExperimentData", "load_experiment_data", "DATASETS", "ood_inputs"]
+
+DATASETS = ("digits", "cifar100", "tiny-imagenet")
+
+
+@dataclass
+class ExperimentData:
+    """The arrays of one experiment.
+
+    Attributes
+    ----------
+    X_train, y_train : ndarray
+        Images (n, C, H, W) the networks are trained on, labels in [0, K).
+    X_holdout, y_holdout : ndarray
+        Held out from the training data: the post-hoc calibrators are fitted
+        on the one-hot network's logits of these.
+    X_test, y_test : ndarray
+        Evaluation split.
+    class_names : list of str
+        Name of each label (multi-word and synonym names for word vectors).
+    word_names : list of str
+        Name of each class for word vectors: ``class_names``, or the
+        comma-separated synonyms of ``words.txt`` for Tiny-ImageNet.
+    name : str
+        Dataset name.
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_holdout: np.ndarray
+    y_holdout: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list
+    word_names: list
+    name: str
+
+    @property
+    def n_classes(self):
+        """Number of classes K."""
+        return len(self.class_names)
+
+    @property
+    def image_shape(self):
+        """(C, H, W) of one image."""
+        return tuple(self.X_train.shape[1:])
+
+
+def _load_raw(dataset, data_dir, *, max_classes, max_train_per_class, verbose):
+    from simcalib import datasets
+
+    if dataset == "digits":
+        raw = datasets.load_digits_images()
+        return raw, list(raw.class_names)
+    if data_dir is None:
+        raise ValueError(f"--data-dir is required for dataset {dataset!r}")
+    if dataset == "cifar100":
+        raw = datasets.load_cifar100(data_dir)
+        return raw, list(raw.class_names)
+    if dataset == "tiny-imagenet":
+        raw = datasets.load_tiny_imagenet(
+            data_dir, classes=max_classes, max_per_class=max_train_per_class, verbose=verbose
+        )
+        return raw, list(raw.class_descriptions)
+    raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+
+
+def _first_per_class(y, n_per_class):
+    """Indices of the first ``n_per_class`` samples of every class, in order."""
+    order = np.argsort(y, kind="stable")
+    ys = y[order]
+    starts = np.searchsorted(ys, ys, side="left")
+    rank = np.arange(len(ys)) - starts
+    return np.sort(order[rank < n_per_class])
+
+
+def load_experiment_data(
+    dataset,
+    data_dir=None,
+    *,
+    max_classes=None,
+    max_train_per_class=None,
+    holdout=0.1,
+    random_state=0,
+    verbose=False,
+):
+    """Load a dataset, optionally reduce it, and hold out a calibration split.
+
+    Parameters
+    ----------
+    dataset : {"digits", "cifar100", "tiny-imagenet"}
+        Which dataset.
+    data_dir : str or os.PathLike, default=None
+        Where it lives (not needed for digits).
+    max_classes : int, default=None
+        Keep only the first classes (labels ``0 .. max_classes - 1``).
+    max_train_per_class : int, default=None
+        Keep only the first training images of each class (before the
+        held-out split); the test split is reduced to the kept classes only.
+    holdout : float, default=0.1
+        Fraction of the training images (stratified) held out to fit the
+        post-hoc calibrators. Every method trains on the same remaining images.
+    random_state : int, default=0
+        Seed of the held-out split (the same for every method and seed, so
+        that the methods are compared on identical data).
+    verbose : bool, default=False
+        Progress of the loaders.
+
+    Returns
+    -------
+    data : ExperimentData
+
+    Examples
+    --------
+    >>> d = load_experiment_data("digits", max_classes=3)
+    >>> d.n_classes, d.image_shape, sorted(set(d.y_test.tolist()))
+    (3, (1, 8, 8), [0, 1, 2])
+    """
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+    if not 0.0 < holdout < 1.0:
+        raise ValueError(f"holdout must be in (0, 1); got {holdout!r}")
+    raw, word_names = _load_raw(
+        dataset, data_dir, max_classes=max_classes,
+        max_train_per_class=max_train_per_class, verbose=verbose,
+    )
+    X, y = raw.X_train, np.asarray(raw.y_train)
+    X_test, y_test = raw.X_test, np.asarray(raw.y_test)
+    names = list(raw.class_names)
+    if max_classes is not None:
+        if not 2 <= max_classes <= len(names):
+            raise ValueError(f"max_classes must be in [2, {len(names)}]; got {max_classes}")
+        keep, keep_test = y < max_classes, y_test < max_classes
+        X, y, X_test, y_test = X[keep], y[keep], X_test[keep_test], y_test[keep_test]
+        names = names[:max_classes]
+        word_names = word_names[:max_classes]
+    if max_train_per_class is not None:
+        idx = _first_per_class(y, max_train_per_class)
+        X, y = X[idx], y[idx]
+    X, y = np.asarray(X), np.asarray(y, dtype=np.int64)
+    X_tr, X_ho, y_tr, y_ho = train_test_split(
+        X, y, test_size=holdout, random_state=random_state, stratify=y
+    )
+    return ExperimentData(
+        X_train=X_tr, y_train=y_tr, X_holdout=X_ho, y_holdout=y_ho,
+        X_test=np.asarray(X_test), y_test=np.asarray(y_test, dtype=np.int64),
+        class_names=names, word_names=word_names, name=dataset,
+    )
+
+
+def _sample_image_patches(n, shape, rng):
+    """Random crops of scikit-learn's two sample photos, resized to ``shape``."""
+    from sklearn.datasets import load_sample_images
+
+    photos = load_sample_images().images  # two (427, 640, 3) uint8 photos
+    c, h, w = shape
+    out = np.empty((n, h, w, 3), dtype=np.float32)
+    for i in range(n):  # n is a few hundred; each crop is a different size
+        photo = photos[i % len(photos)]
+        scale = int(rng.integers(2, 9))
+        ch, cw = h * scale, w * scale
+        top = int(rng.integers(0, photo.shape[0] - ch + 1))
+        left = int(rng.integers(0, photo.shape[1] - cw + 1))
+        crop = photo[top:top + ch, left:left + cw].astype(np.float32)
+        out[i] = crop.reshape(h, scale, w, scale, 3).mean(axis=(1, 3))
+    if c == 1:
+        out = out @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        out = out[..., None]
+    return out.transpose(0, 3, 1, 2)  # (n, c, h, w), values 0..255
+
+
+def ood_inputs(data, *, n=500, other=None, random_state=0):
+    """Out-of-distribution inputs for the paper's Fig. 3.
+
+    Parameters
+    ----------
+    data : ExperimentData
+        The in-distribution data (sets the image shape and dtype).
+    n : int, default=500
+        Number of images of each kind.
+    other : ndarray of shape (m, C', H', W'), default=None
+        Images of another dataset (e.g. Tiny-ImageNet's validation set for a
+        CIFAR-100 model). Resized by nearest-neighbour sampling and converted
+        to the channel count when needed. Default: random crops of
+        scikit-learn's sample photos (needs Pillow), downsampled to the image
+        size.
+    random_state : int, default=0
+        Seed.
+
+    Returns
+    -------
+    ood : dict of str -> ndarray
+        ``"other dataset"`` (when available) and ``"uniform noise"``, each of
+        shape (n, C, H, W) and the dtype of ``data.X_train``.
+
+    Examples
+    --------
+    >>> d = load_experiment_data("digits")
+    >>> ood_inputs(d, n=4)["uniform noise"].shape
+    (4, 1, 8, 8)
+    """
+    rng = np.random.default_rng(random_state)
+    c, h, w = data.image_shape
+    as_uint8 = data.X_train.dtype == np.uint8
+    hi = 255.0 if as_uint8 else float(np.max(data.X_train))
+    result = {}
+    if other is not None:
+        other = np.asarray(other)
+        pick = rng.choice(len(other), size=min(n, len(other)), replace=False)
+        imgs = other[np.sort(pick)].astype(np.float32)
+        if other.dtype == np.uint8 and not as_uint8:
+            imgs = imgs / 255.0 * hi
+        rows = (np.arange(h) * imgs.shape[2] // h)
+        cols = (np.arange(w) * imgs.shape[3] // w)
+        imgs = imgs[:, :, rows][:, :, :, cols]
+        if imgs.shape[1] != c:
+            imgs = imgs.mean(axis=1, keepdims=True).repeat(c, axis=1)
+        result["other dataset"] = imgs
+    else:
+        try:
+            patches = _sample_image_patches(n, (c, h, w), rng)
+        except ImportError:  # Pillow missing: scikit-learn cannot read the photos
+            patches = None
+        if patches is not None:
+            result["other dataset"] = patches * (hi / 255.0)
+    result["uniform noise"] = rng.uniform(0.0, hi, size=(n, c, h, w)).astype(np.float32)
+    dtype = data.X_train.dtype
+    return {
+        k: (np.clip(np.round(v), 0, 255).astype(np.uint8) if as_uint8 else v.astype(dtype))
+        for k, v in result.items()
+    }

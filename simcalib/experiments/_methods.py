@@ -1,0 +1,112 @@
+"""The ten methods of the paper's tables, in the order of their columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Method", "METHODS", "get_methods"]
+
+
+@dataclass(frozen=True)
+class Method:
+    """One column of the paper's Tables 1-2.
+
+    Parameters
+    ----------
+    key : str
+        Name on the command line (``"one-hot"``, ``"dir-odir"``, ``"we"``, ...).
+    label : str
+        Column heading (``"One-hot"``, ``"Dir-ODIR"``, ``"WE"``, ...).
+    stage : {"train", "posthoc"}
+        ``"train"``: a network trained with these targets. ``"posthoc"``: a
+        calibrator fitted on the held-out logits of the one-hot network.
+    targets : str or None
+        For training methods, the soft targets: ``"one-hot"``, ``"uniform"``,
+        ``"mixup"`` (one-hot targets, mixup training) or a similarity source
+        ``"l1"``, ``"l2"``, ``"ae"``, ``"we"``.
+    description : str
+        One line for ``--help`` and the docs.
+
+    Examples
+    --------
+    >>> [m.label for m in get_methods("one-hot,we,ts")]
+    ['One-hot', 'TS', 'WE']
+    """
+
+    key: str
+    label: str
+    stage: str
+    targets: str | None
+    description: str
+
+    @property
+    def is_similarity(self):
+        """Whether the targets come from a class-similarity source."""
+        return self.targets in ("l1", "l2", "ae", "we")
+
+
+#: The paper's columns, in its order.
+METHODS = (
+    Method("one-hot", "One-hot", "train", "one-hot", "cross-entropy on one-hot labels"),
+    Method("ts", "TS", "posthoc", None, "temperature scaling of the one-hot network"),
+    Method("uniform", "Uniform", "train", "uniform", "uniform label smoothing"),
+    Method("mixup", "Mixup", "train", "mixup", "mixup training"),
+    Method("dir-odir", "Dir-ODIR", "posthoc", None,
+           "Dirichlet calibration with ODIR regularisation (lambda, mu by 5-fold CV)"),
+    Method("ets", "ETS", "posthoc", None, "ensemble temperature scaling"),
+    Method("l1", "L1", "train", "l1", "similarity label smoothing, pixel L1 distances"),
+    Method("l2", "L2", "train", "l2", "similarity label smoothing, pixel L2 distances"),
+    Method("ae", "AE", "train", "ae", "similarity label smoothing, autoencoder latents"),
+    Method("we", "WE", "train", "we", "similarity label smoothing, word embeddings"),
+)
+
+_BY_KEY = {m.key: m for m in METHODS}
+_ALIASES = {
+    "onehot": "one-hot", "one_hot": "one-hot", "ce": "one-hot",
+    "dirodir": "dir-odir", "dir_odir": "dir-odir", "dir": "dir-odir",
+    "temperature": "ts", "ls": "uniform",
+}
+
+
+def get_methods(names="all"):
+    """Return the methods named in ``names``, in the paper's column order.
+
+    Parameters
+    ----------
+    names : str or iterable of str, default="all"
+        Comma-separated keys (case-insensitive; ``"all"`` for all ten) or a
+        list of keys.
+
+    Returns
+    -------
+    methods : list of Method
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the valid ones.
+
+    Examples
+    --------
+    >>> [m.key for m in get_methods("WE, uniform")]
+    ['uniform', 'we']
+    """
+    if isinstance(names, str):
+        names = [n for n in names.split(",")]
+    wanted = set()
+    for raw in names:
+        name = str(raw).strip().lower()
+        if not name:
+            continue
+        if name == "all":
+            wanted.update(_BY_KEY)
+            continue
+        name = _ALIASES.get(name, name)
+        if name not in _BY_KEY:
+            raise ValueError(
+                f"unknown method {raw!r}; choose from {', '.join(_BY_KEY)} or 'all'"
+            )
+        wanted.add(name)
+    if not wanted:
+        raise ValueError("methods is empty; choose from " + ", ".join(_BY_KEY))
+    return [m for m in METHODS if m.key in wanted]

@@ -1,0 +1,162 @@
+"""Build and train the network of one training-time method; build calibrators."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["resolve_device", "make_similarity", "make_classifier", "make_calibrator"]
+
+
+def resolve_device(device="auto"):
+    """``"auto"`` -> ``"cuda"`` when torch sees a GPU, else ``"cpu"``.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    'cpu'
+    """
+    if device in (None, "auto"):
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device)
+
+
+def make_similarity(targets, config, data, seed):
+    """The ``similarity`` argument of the classifier for ``targets``.
+
+    Parameters
+    ----------
+    targets : str
+        ``"one-hot"``, ``"mixup"``, ``"uniform"``, ``"l1"``, ``"l2"``, ``"ae"`` or ``"we"``.
+    config : ExperimentConfig
+        Supplies the word vectors, the autoencoder settings and the subsample
+        size of the pixel distances.
+    data : ExperimentData
+        Supplies the class names for word vectors.
+    seed : int
+        Seed of the subsample / autoencoder.
+
+    Returns
+    -------
+    similarity : str or similarity estimator
+    """
+    if targets in ("one-hot", "mixup"):
+        return "onehot"
+    if targets == "uniform":
+        return "uniform"
+    from simcalib import similarity as sim
+
+    if targets in ("l1", "l2"):
+        kwargs = {"metric": targets}
+        if config.similarity_samples is not None:
+            kwargs.update(max_samples_per_class=config.similarity_samples, random_state=seed)
+        return sim.PixelDistanceSimilarity(**kwargs)
+    if targets == "ae":
+        if not hasattr(sim, "AutoencoderSimilarity"):
+            raise ValueError("the AE method needs simcalib.similarity.AutoencoderSimilarity")
+        est = sim.AutoencoderSimilarity()
+        params = est.get_params()
+        wanted = {"random_state": seed, "device": resolve_device(config.device),
+                  "latent_dim": config.ae_latent_dim, "max_epochs": config.ae_epochs,
+                  "epochs": config.ae_epochs, "verbose": 0 if config.quiet else 1}
+        est.set_params(**{k: v for k, v in wanted.items() if k in params and v is not None})
+        return est
+    if targets == "we":
+        if config.word_vectors is None:
+            raise ValueError("the WE method needs word vectors (--word-vectors PATH)")
+        return sim.WordEmbeddingSimilarity(
+            vectors=str(config.word_vectors), class_names=list(data.word_names),
+            on_missing="skip_word",
+        )
+    raise ValueError(f"unknown targets {targets!r}")
+
+
+def make_classifier(targets, alpha, beta, config, data, seed, *, callbacks=()):
+    """An unfitted :class:`~simcalib.classifier.SimilarityLSClassifier` for one run.
+
+    Parameters
+    ----------
+    targets : str
+        See :func:`make_similarity`.
+    alpha, beta : float
+        Smoothing mass and similarity sharpness (ignored for one-hot / mixup).
+    config : ExperimentConfig
+        Network, epochs, batch size, learning rate, device.
+    data : ExperimentData
+        The training data (sets the augmentation).
+    seed : int
+        ``random_state`` of the network.
+    callbacks : sequence of skorch callbacks, default=()
+        Appended to the classifier's callbacks (e.g. a checkpoint).
+
+    Returns
+    -------
+    clf : SimilarityLSClassifier
+    """
+    from simcalib.classifier import SimilarityLSClassifier
+
+    similarity = make_similarity(targets, config, data, seed)
+    one_hot = targets in ("one-hot", "mixup")
+    height = data.image_shape[1]
+    kwargs = {}
+    if config.width is not None:
+        kwargs["module__width"] = config.width
+    return SimilarityLSClassifier(
+        module=config.model,
+        similarity=similarity,
+        alpha=0.0 if one_hot else alpha,
+        beta=beta,
+        mixup_alpha=config.mixup_alpha if targets == "mixup" else 0.0,
+        # CIFAR-style crop + flip for natural images; none for 8x8 digits.
+        augment="crop_flip" if height >= 32 else None,
+        max_epochs=config.epochs,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        optimizer__weight_decay=config.weight_decay,
+        random_state=int(seed),
+        device=resolve_device(config.device),
+        callbacks=list(callbacks),
+        verbose=0 if config.quiet else 1,
+        **kwargs,
+    )
+
+
+def make_calibrator(key, seed):
+    """The post-hoc calibrator of a method key (``"ts"``, ``"dir-odir"``, ``"ets"``).
+
+    Each is fitted on held-out logits ``(n, K)`` and labels.
+
+    Examples
+    --------
+    >>> type(make_calibrator("ts", 0)).__name__  # doctest: +SKIP
+    'TemperatureScaling'
+    """
+    from simcalib import calibration as cal
+
+    if key == "ts":
+        return cal.TemperatureScaling()
+    if key == "ets":
+        return cal.EnsembleTemperatureScaling()
+    if key == "dir-odir":
+        est = cal.DirichletCalibratorCV()
+        params = est.get_params()
+        for name, value in (("reg", "odir"), ("random_state", seed)):
+            if name in params:
+                est.set_params(**{name: value})
+        return est
+    raise ValueError(f"unknown post-hoc method {key!r}")
+
+
+def softmax(logits):
+    """Row-wise softmax in float64 (stable).
+
+    Examples
+    --------
+    >>> softmax(np.array([[0.0, 0.0]])).tolist()
+    [[0.5, 0.5]]
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
