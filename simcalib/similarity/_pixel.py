@@ -44,7 +44,8 @@ class PixelDistanceSimilarity(BaseSimilarity):
         available, else torch on the CPU, else numpy when torch is not
         installed. ``"numpy"`` forces
         the numpy/scipy path; any other string (``"cpu"``, ``"cuda:1"``) is a
-        torch device.
+        torch device. L1 on the CPU always uses scipy's ``cdist`` (several
+        times faster than ``torch.cdist(p=1)`` there).
     batch_size : int, default=2048
         Rows per chunk. A distance block holds ``batch_size**2`` float64
         values (32 MiB at 2048).
@@ -214,7 +215,8 @@ def _mean_pairwise(X, y_idx, n_classes, *, metric, batch_size, device):
     y_idx = np.asarray(y_idx, dtype=np.intp)
     counts = np.bincount(y_idx, minlength=n_classes).astype(np.int64)
     torch, dev = _resolve_device(device)
-    if torch is None:
+    # torch.cdist(p=1) on the CPU is several times slower than scipy's cdist
+    if torch is None or (metric == "l1" and dev.type == "cpu"):
         sums = _pairwise_class_sums_numpy(X, y_idx, n_classes, metric, batch_size)
     else:
         sums = _pairwise_class_sums_torch(torch, dev, X, y_idx, n_classes, metric, batch_size)

@@ -75,6 +75,15 @@ def test_numpy_path_equals_torch_path(rng, metric):
     a = PixelDistanceSimilarity(metric, device="numpy", batch_size=16).fit(X, y)
     b = PixelDistanceSimilarity(metric, device="cpu", batch_size=13).fit(X, y)
     np.testing.assert_allclose(a.distances_, b.distances_, rtol=1e-12)
+    # the torch kernels themselves (L1 on a CPU device is routed to scipy, but
+    # the torch.cdist kernel runs on GPUs)
+    y_idx = np.unique(y, return_inverse=True)[1]
+    K = len(np.unique(y))
+    sums_np = _pixel._pairwise_class_sums_numpy(X.reshape(50, -1), y_idx, K, metric, 16)
+    sums_t = _pixel._pairwise_class_sums_torch(
+        torch, torch.device("cpu"), X.reshape(50, -1), y_idx, K, metric, 13
+    )
+    np.testing.assert_allclose(sums_t, sums_np, rtol=1e-12)
 
 
 def test_uint8_images_equal_flattened_float(rng):
