@@ -35,7 +35,7 @@ def add_parser(subparsers):
     parser = subparsers.add_parser(
         "demo",
         help="train and calibrate on scikit-learn's digits; print the paper's table",
-        description=__doc__.split("\n\n")[1],
+        description=__doc__.split("\n\n", 1)[1],
     )
     parser.add_argument("--out", default="simcalib-demo", metavar="DIR",
                         help="folder for the reliability diagrams and tables (default simcalib-demo)")
@@ -59,6 +59,11 @@ def _unavailable(methods):
     if "ae" in methods and not hasattr(similarity, "AutoencoderSimilarity"):
         missing.append("ae")
     return missing
+
+
+def _log(line):
+    if not line.startswith("wrote "):  # the scratch folder is of no interest
+        print(line, file=sys.stderr, flush=True)
 
 
 def run(args):
@@ -91,7 +96,7 @@ def run(args):
     # Networks and checkpoints go to a scratch folder: a demo always starts fresh.
     with tempfile.TemporaryDirectory(prefix="simcalib-demo-") as scratch:
         result = run_experiment(config, scratch, command=command_line(args, "demo"),
-                                log=lambda line: print(line, file=sys.stderr, flush=True))
+                                log=_log)
         for key, name in (("fig1", "fig1_reliability.png"), ("markdown", "results.md"),
                           ("csv", "results.csv")):
             if key in result.files:

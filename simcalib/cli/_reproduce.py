@@ -69,7 +69,7 @@ def add_parser(subparsers):
     parser = subparsers.add_parser(
         "reproduce",
         help="the paper's comparison tables and figures (resumable)",
-        description=__doc__.split("\n\n")[1] + "\n\n" + __doc__.split("\n\n")[2],
+        description=__doc__.split("\n\n", 1)[1],
     )
     parser.add_argument("--dataset", required=True, choices=["tiny-imagenet", "cifar100", "digits"])
     parser.add_argument("--data-dir", metavar="DIR",

@@ -17,15 +17,29 @@ Training needs torch (``pip install simcalib[torch]``); it is imported only
 when a network is trained.
 """
 
-from simcalib.experiments._data import DATASETS, ExperimentData, load_experiment_data, ood_inputs
+from simcalib.experiments._data import (
+    DATASETS,
+    ExperimentData,
+    load_experiment_data,
+    ood_inputs,
+)
 from simcalib.experiments._figures import (
     plot_ood_confidence,
     plot_reliability_grid,
     plot_sweeps,
 )
 from simcalib.experiments._methods import METHODS, Method, get_methods
-from simcalib.experiments._runner import ExperimentConfig, ExperimentResult, run_experiment
-from simcalib.experiments._tables import TABLE_ROWS, format_table, results_to_csv, summarize
+from simcalib.experiments._runner import (
+    ExperimentConfig,
+    ExperimentResult,
+    run_experiment,
+)
+from simcalib.experiments._tables import (
+    TABLE_ROWS,
+    format_table,
+    results_to_csv,
+    summarize,
+)
 
 __all__ = [
     "DATASETS",

@@ -26,7 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from simcalib.datasets._cache import atomic_write_bytes, atomic_write_json, atomic_write_text
+from simcalib.datasets._cache import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+)
 from simcalib.experiments._data import load_experiment_data, ood_inputs
 from simcalib.experiments._methods import METHODS, get_methods
 from simcalib.experiments._tables import format_table, results_to_csv, summarize
@@ -293,6 +297,13 @@ def _train(run, config, data, ood, folder, callbacks, log):
     start = time.monotonic()
     clf.fit(data.X_train, data.y_train)
     seconds = time.monotonic() - start
+    if len(clf.history_) < config.epochs:
+        # skorch ends fit() quietly on Ctrl-C; the checkpoint holds the last
+        # complete epoch, so stop here and let a rerun resume from it.
+        raise KeyboardInterrupt(
+            f"training of {run.name} (seed {run.seed}) stopped after "
+            f"{len(clf.history_)} of {config.epochs} epochs"
+        )
     outputs = {
         "logits_test": clf.decision_function(data.X_test).astype(np.float32),
         "logits_holdout": clf.decision_function(data.X_holdout).astype(np.float32),
