@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import warnings
 from importlib import import_module
@@ -246,6 +247,7 @@ API_SUBPACKAGES = (
     "metrics",
     "plotting",
     "datasets",
+    "experiments",
     "cli",
 )
 
@@ -336,6 +338,45 @@ def _data_docstrings(app, what, name, obj, options, lines):
             return
 
 
+_CODE = re.compile(r"(``.*?``|`[^`]*`)")
+_TRAILING_UNDERSCORE = re.compile(r"(?<![\w\\])([A-Za-z]\w*)_(?![\w`])")
+
+
+def _escape_trailing_underscores(app, what, name, obj, options, lines):
+    """Escape ``name_`` words outside code so docutils does not read links.
+
+    Docstrings name fitted attributes (``classes_``, ``latent_dim_``) in
+    shape descriptions such as ``ndarray of shape (n, latent_dim_)``, where
+    reStructuredText would read ``latent_dim_`` as a hyperlink reference.
+    Runs after numpydoc (priority 600) and leaves anything in backquotes alone.
+    """
+    if not name.startswith("simcalib"):
+        return
+    literal_indent = None  # indentation of the line that opened a literal block
+    in_doctest = False
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if not stripped:
+            in_doctest = False
+            continue
+        if literal_indent is not None:
+            if indent > literal_indent:
+                continue
+            literal_indent = None
+        if in_doctest or stripped.startswith(">>>"):
+            in_doctest = True
+            continue
+        if stripped.endswith("::") or stripped.startswith(".. "):
+            literal_indent = indent  # "::" blocks and directive bodies stay verbatim
+        if "_" not in line or stripped.startswith(".. "):
+            continue
+        parts = _CODE.split(line)
+        for j in range(0, len(parts), 2):  # even parts are outside backquotes
+            parts[j] = _TRAILING_UNDERSCORE.sub(r"\1\\_", parts[j])
+        lines[i] = "".join(parts)
+
+
 def _skip_members(app, what, name, obj, skip, options):
     """Leave out scikit-learn's generated metadata-routing setters.
 
@@ -351,5 +392,6 @@ def _skip_members(app, what, name, obj, skip, options):
 def setup(app):
     app.connect("autodoc-process-docstring", _data_docstrings)
     app.connect("autodoc-skip-member", _skip_members)
+    app.connect("autodoc-process-docstring", _escape_trailing_underscores, priority=600)
     app.connect("builder-inited", _check_api_reference)
     app.connect("missing-reference", _resolve_reexports)
