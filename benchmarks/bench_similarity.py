@@ -24,7 +24,7 @@ root::
     PYTHONPATH=. python benchmarks/bench_similarity.py --cases cifar tiny \\
         --tiny-imagenet ../shared/data/tinyimagenet/tiny-imagenet-200-32px.tar.xz
     PYTHONPATH=. python benchmarks/bench_similarity.py --cases tiny --random-tiny \\
-        --metrics l1 l2 --devices cuda
+        --metrics l1 l2 --devices cuda --append
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ import numpy as np
 from simcalib.similarity import PixelDistanceSimilarity
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_TINY = ROOT.parent / "shared" / "data" / "tinyimagenet" / "tiny-imagenet-200-32px.tar.xz"
+DEFAULT_TINY = (
+    ROOT.parent / "shared" / "data" / "tinyimagenet" / "tiny-imagenet-200-32px.tar.xz"
+)
 
 
 def random_images(n, n_classes, shape=(3, 32, 32), seed=0):
@@ -75,7 +77,12 @@ def _read_tiny_train(path):
 
     def add(name, data):
         parts = name.split("/")
-        if len(parts) >= 4 and parts[-4] == "train" and parts[-2] == "images" and name.endswith(".JPEG"):
+        if (
+            len(parts) >= 4
+            and parts[-4] == "train"
+            and parts[-2] == "images"
+            and name.endswith(".JPEG")
+        ):
             img = Image.open(io.BytesIO(data)).convert("RGB")
             images.append(np.asarray(img, dtype=np.uint8).transpose(2, 0, 1))
             wnid_of.append(parts[-3])
@@ -131,7 +138,9 @@ def machine_info():
         import torch
 
         gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-        lines.append(f"torch {torch.__version__}, {torch.get_num_threads()} threads, GPU: {gpu}")
+        lines.append(
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads, GPU: {gpu}"
+        )
     except ImportError:
         lines.append("torch: not installed")
     return lines
@@ -139,15 +148,32 @@ def machine_info():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cases", nargs="+", choices=["cifar", "tiny"], default=["cifar"])
+    parser.add_argument(
+        "--cases", nargs="+", choices=["cifar", "tiny"], default=["cifar"]
+    )
     parser.add_argument("--metrics", nargs="+", choices=["l1", "l2"], default=["l2"])
-    parser.add_argument("--devices", nargs="+", default=["cpu"], help="cpu, numpy, cuda")
-    parser.add_argument("--n-images", type=int, default=10000, help="images in the cifar case")
-    parser.add_argument("--tiny-imagenet", default=str(DEFAULT_TINY), help="archive or folder")
-    parser.add_argument("--random-tiny", action="store_true", help="random data for the tiny case")
+    parser.add_argument(
+        "--devices", nargs="+", default=["cpu"], help="cpu, numpy, cuda"
+    )
+    parser.add_argument(
+        "--n-images", type=int, default=10000, help="images in the cifar case"
+    )
+    parser.add_argument(
+        "--tiny-imagenet", default=str(DEFAULT_TINY), help="archive or folder"
+    )
+    parser.add_argument(
+        "--random-tiny", action="store_true", help="random data for the tiny case"
+    )
     parser.add_argument("--batch-size", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "similarity.txt"))
+    parser.add_argument(
+        "--out", default=str(ROOT / "docs" / "benchmarks" / "similarity.txt")
+    )
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add this run as a new section of --out instead of replacing it",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -180,7 +206,9 @@ def main(argv=None):
                 continue
             for metric in args.metrics:
                 err = check_exact(X, y, metric, device, rng)
-                sim = PixelDistanceSimilarity(metric, device=device, batch_size=args.batch_size)
+                sim = PixelDistanceSimilarity(
+                    metric, device=device, batch_size=args.batch_size
+                )
                 if device.startswith("cuda"):
                     torch.cuda.synchronize()
                 t0 = time.perf_counter()
@@ -188,31 +216,60 @@ def main(argv=None):
                 if device.startswith("cuda"):
                     torch.cuda.synchronize()
                 seconds = time.perf_counter() - t0
-                print(f"  {metric} {device}: {seconds:.1f} s (subset rel. error {err:.1e})", file=sys.stderr)
-                rows.append((case, X.shape[0], int(np.prod(X.shape[1:])), K, metric, device,
-                             args.batch_size, seconds, err, source))
+                print(
+                    f"  {metric} {device}: {seconds:.1f} s (subset rel. error {err:.1e})",
+                    file=sys.stderr,
+                )
+                rows.append(
+                    (
+                        case,
+                        X.shape[0],
+                        int(np.prod(X.shape[1:])),
+                        K,
+                        metric,
+                        device,
+                        args.batch_size,
+                        seconds,
+                        err,
+                        source,
+                    )
+                )
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cmd = "PYTHONPATH=. python benchmarks/bench_similarity.py " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
     )
-    lines = ["# simcalib class-distance benchmark (PixelDistanceSimilarity, exact)",
-             f"command: {cmd.strip()}", *machine_info(), ""]
-    lines.append(f"{'case':6} {'n':>7} {'d':>5} {'K':>4} {'metric':6} {'device':7} "
-                 f"{'batch':>5} {'seconds':>8} {'subset rel err':>14}")
+    lines = [
+        "# simcalib class-distance benchmark (PixelDistanceSimilarity, exact)",
+        f"command: {cmd.strip()}",
+        *machine_info(),
+        "",
+    ]
+    lines.append(
+        f"{'case':6} {'n':>7} {'d':>5} {'K':>4} {'metric':6} {'device':7} "
+        f"{'batch':>5} {'seconds':>8} {'subset rel err':>14}"
+    )
     for case, n, d, K, metric, device, batch, seconds, err, _ in rows:
-        lines.append(f"{case:6} {n:7d} {d:5d} {K:4d} {metric:6} {device:7} {batch:5d} "
-                     f"{seconds:8.1f} {err:14.1e}")
+        lines.append(
+            f"{case:6} {n:7d} {d:5d} {K:4d} {metric:6} {device:7} {batch:5d} "
+            f"{seconds:8.1f} {err:14.1e}"
+        )
     lines.append("")
     for source in dict.fromkeys(r[9] for r in rows):
         lines.append(f"data: {source}")
-    lines.append(f"peak resident memory of the process: {peak_mb:.0f} MiB "
-                 "(includes the uint8 images; no n x n matrix is held)")
-    lines.append("subset rel err: max relative difference, on 600 random images, between the "
-                 "blocked result and a plain row-by-row numpy computation.")
+    lines.append(
+        f"peak resident memory of the process: {peak_mb:.0f} MiB "
+        "(includes the uint8 images; no n x n matrix is held)"
+    )
+    lines.append(
+        "subset rel err: max relative difference, on 600 random images, between the "
+        "blocked result and a plain row-by-row numpy computation."
+    )
     text = "\n".join(lines) + "\n"
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.append and out.exists():
+        text = out.read_text() + "\n" + text
     out.write_text(text)
     print(text)
 

@@ -38,13 +38,21 @@ class ConvAutoencoder(nn.Module):
 
     def __init__(self, in_channels, image_size, latent_dim):
         super().__init__()
-        h, w = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+        h, w = (
+            (image_size, image_size)
+            if isinstance(image_size, int)
+            else tuple(image_size)
+        )
         if min(in_channels, h, w, latent_dim) < 1:
             raise ValueError(
                 f"in_channels, image_size and latent_dim must be positive; got "
                 f"{in_channels}, {(h, w)}, {latent_dim}"
             )
-        self.in_channels, self.image_size, self.latent_dim = in_channels, (h, w), latent_dim
+        self.in_channels, self.image_size, self.latent_dim = (
+            in_channels,
+            (h, w),
+            latent_dim,
+        )
         widths = [32]
         while h > 4 and w > 4 and h % 2 == 0 and w % 2 == 0:
             h, w = h // 2, w // 2
@@ -61,8 +69,11 @@ class ConvAutoencoder(nn.Module):
         enc += [nn.Flatten(), nn.Linear(widths[-1] * h * w, latent_dim)]
         self.encoder = nn.Sequential(*enc)
 
-        dec = [nn.Linear(latent_dim, widths[-1] * h * w), nn.ReLU(inplace=True),
-               nn.Unflatten(1, self._code_shape)]
+        dec = [
+            nn.Linear(latent_dim, widths[-1] * h * w),
+            nn.ReLU(inplace=True),
+            nn.Unflatten(1, self._code_shape),
+        ]
         for c_in, c_out in zip(widths[:0:-1], widths[-2::-1]):
             dec += [
                 nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1),

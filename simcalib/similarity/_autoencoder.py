@@ -76,8 +76,9 @@ class AutoencoderSimilarity(BaseSimilarity):
     random_state : int, RandomState instance or None, default=None
         Seeds the network initialisation and the batch order (the global
         torch RNG is left untouched). Runs on the CPU are then reproducible.
-    verbose : int, default=0
-        ``> 0``: print one progress line per epoch to stderr.
+    verbose : int, default=1
+        ``> 0``: print one progress line per epoch (loss, seconds) to stderr;
+        0: silent.
 
     Attributes
     ----------
@@ -103,7 +104,7 @@ class AutoencoderSimilarity(BaseSimilarity):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.integers(0, 16, size=(40, 1, 8, 8)).astype(np.float32)
     >>> y = np.repeat([0, 1], 20)
-    >>> sim = AutoencoderSimilarity(epochs=1, random_state=0).fit(X, y)
+    >>> sim = AutoencoderSimilarity(epochs=1, random_state=0, verbose=0).fit(X, y)
     >>> sim.latent_dim_, sim.distances_.shape
     (16, (2, 2))
     """
@@ -117,7 +118,7 @@ class AutoencoderSimilarity(BaseSimilarity):
         lr=1e-3,
         device=None,
         random_state=None,
-        verbose=0,
+        verbose=1,
     ):
         self.latent_dim = latent_dim
         self.epochs = epochs
@@ -149,7 +150,9 @@ class AutoencoderSimilarity(BaseSimilarity):
         if isinstance(self.latent_dim, str) and self.latent_dim == "auto":
             latent_dim = default_latent_dim(X.shape[1:])
         else:
-            latent_dim = check_scalar_in_range(self.latent_dim, "latent_dim", lo=1, integer=True)
+            latent_dim = check_scalar_in_range(
+                self.latent_dim, "latent_dim", lo=1, integer=True
+            )
         torch_mod, dev = _resolve_device(self.device)
         if torch_mod is None:
             raise ValueError(
@@ -204,7 +207,8 @@ class AutoencoderSimilarity(BaseSimilarity):
     def _to_tensor(self, xb, dev):
         import torch
 
-        xb = torch.from_numpy(np.ascontiguousarray(xb)).to(dev, torch.float32)
+        # np.array copies: the batch is writable even when X is a read-only memmap
+        xb = torch.from_numpy(np.array(xb, dtype=np.float32)).to(dev)
         return (xb - self.input_mean_) / self.input_std_
 
     def _encode(self, X, dev):
@@ -234,5 +238,7 @@ class AutoencoderSimilarity(BaseSimilarity):
         X = self._validate_X(X, np.shape(X)[0] if np.ndim(X) else -1)
         expected = (self.autoencoder_.in_channels, *self.autoencoder_.image_size)
         if X.shape[1:] != expected:
-            raise ValueError(f"X must hold images of shape {expected}; got {X.shape[1:]}")
+            raise ValueError(
+                f"X must hold images of shape {expected}; got {X.shape[1:]}"
+            )
         return self._encode(X, "cpu")

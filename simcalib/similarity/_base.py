@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 __all__ = ["BaseSimilarity"]
 
@@ -72,32 +72,36 @@ class BaseSimilarity(BaseEstimator):
         if self._requires_X or X is not None:
             X = self._validate_X(X, y_idx.shape[0])
         D = self._class_distances(X, y_idx)
-        self.distances_ = _finalize_distances(D, len(self.classes_), type(self).__name__)
+        self.distances_ = _finalize_distances(
+            D, len(self.classes_), type(self).__name__
+        )
         return self
 
     def _validate_X(self, X, n_samples):
-        """Return ``X`` as a numeric array of ``n_samples`` rows (no copy if possible)."""
+        """Return ``X`` as a numeric array of ``n_samples`` rows (no copy if possible).
+
+        Sets ``n_features_in_`` to the number of values per sample (C*H*W for
+        images).
+        """
         if X is None:
-            raise ValueError(
-                f"X is required by {type(self).__name__}; got None"
-            )
-        X = np.asarray(X)
-        if X.dtype.kind == "b":
+            raise ValueError(f"X is required by {type(self).__name__}; got None")
+        if isinstance(X, np.ndarray) and X.dtype.kind == "b":
             X = X.astype(np.uint8)
-        if X.dtype.kind not in "iuf":
-            raise ValueError(f"X must be a numeric array; got dtype {X.dtype}")
-        if X.ndim < 2:
-            raise ValueError(
-                f"X must have shape (n_samples, n_features) or (n_samples, C, H, W); "
-                f"got shape {X.shape}"
-            )
+        # sparse, complex, empty and non-finite inputs are rejected here; uint8
+        # images stay uint8 (no float copy of a large image set)
+        X = check_array(
+            X,
+            accept_sparse=False,
+            dtype="numeric",
+            allow_nd=True,
+            ensure_2d=True,
+            input_name="X",
+        )
         if X.shape[0] != n_samples:
             raise ValueError(
                 f"X and y have different numbers of samples: {X.shape[0]} and {n_samples}"
             )
-        if X.dtype.kind == "f" and not _all_finite(X):
-            n_bad = int(X.size - np.count_nonzero(np.isfinite(X)))
-            raise ValueError(f"X contains NaN or infinity ({n_bad} entries)")
+        self.n_features_in_ = int(np.prod(X.shape[1:]))
         return X
 
     def _class_distances(self, X, y_idx):  # pragma: no cover - abstract
@@ -137,7 +141,10 @@ class BaseSimilarity(BaseEstimator):
 def _encode_labels(y):
     """Sorted unique labels and the index of each sample's label."""
     if y is None:
-        raise ValueError("y is required: the class labels of the samples; got None")
+        raise ValueError(
+            "this similarity source requires y to be passed, but the target y is None "
+            "(y: the class label of each sample)"
+        )
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y.ravel()
@@ -157,18 +164,9 @@ def _encode_labels(y):
     if classes.shape[0] < 2:
         raise ValueError(
             f"y must contain at least 2 classes to define class distances; "
-            f"got only {classes.tolist()}"
+            f"got only one class: {classes.tolist()}"
         )
     return classes, y_idx.reshape(-1).astype(np.intp)
-
-
-def _all_finite(X):
-    """Cheap check: a float64 sum of finite float data is finite (no big temporary)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = X.sum(dtype=np.float64)
-    if np.isfinite(total):
-        return True
-    return bool(np.all(np.isfinite(X)))
 
 
 def _finalize_distances(D, n_classes, source):
@@ -183,5 +181,7 @@ def _finalize_distances(D, n_classes, source):
     if not np.all(np.isfinite(D)):
         raise ValueError(f"{source} produced non-finite class distances")
     if D.min() < 0:
-        raise ValueError(f"{source} produced negative class distances (min {D.min():.6g})")
+        raise ValueError(
+            f"{source} produced negative class distances (min {D.min():.6g})"
+        )
     return 0.5 * (D + D.T)

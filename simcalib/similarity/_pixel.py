@@ -72,9 +72,10 @@ class PixelDistanceSimilarity(BaseSimilarity):
     -----
     Computation is in float64 after centring the data on its mean (distances
     are translation invariant and centring keeps the ``|a|^2 + |b|^2 - 2 a.b``
-    form of L2 accurate). Cost is ``n^2 d`` multiply-adds; on 2 CPU cores
-    10000 images of 3x32x32 take a few seconds for L2 (BLAS) and about a
-    minute for L1 (no BLAS form); see ``docs/benchmarks/similarity.txt``.
+    form of L2 accurate). Cost is ``n^2 d / 2`` multiply-adds; on 2 busy CPU
+    cores 10000 images of 3x32x32 in 100 classes took 12 s for L2 (a matrix
+    product) and 105 s for L1 (no matrix-product form); see
+    ``docs/benchmarks/similarity.txt``.
 
     Examples
     --------
@@ -113,7 +114,11 @@ class PixelDistanceSimilarity(BaseSimilarity):
             )
             X, y_idx = X[keep], y_idx[keep]
         means, counts = _mean_pairwise(
-            X, y_idx, n_classes, metric=self.metric, batch_size=self.batch_size,
+            X,
+            y_idx,
+            n_classes,
+            metric=self.metric,
+            batch_size=self.batch_size,
             device=self.device,
         )
         self.within_class_distances_ = np.diag(means).copy()
@@ -121,9 +126,7 @@ class PixelDistanceSimilarity(BaseSimilarity):
         return means
 
 
-def mean_pairwise_class_distances(
-    X, y, *, metric="l2", batch_size=2048, device=None
-):
+def mean_pairwise_class_distances(X, y, *, metric="l2", batch_size=2048, device=None):
     """Exact mean pairwise distance between the samples of every pair of classes.
 
     Parameters
@@ -163,7 +166,11 @@ def mean_pairwise_class_distances(
             f"X and y have different numbers of samples: {X.shape[0]} and {y_idx.shape[0]}"
         )
     means, _ = _mean_pairwise(
-        X, y_idx, int(y_idx.max()) + 1, metric=metric, batch_size=batch_size,
+        X,
+        y_idx,
+        int(y_idx.max()) + 1,
+        metric=metric,
+        batch_size=batch_size,
         device=device,
     )
     return means
@@ -219,7 +226,9 @@ def _mean_pairwise(X, y_idx, n_classes, *, metric, batch_size, device):
     if torch is None or (metric == "l1" and dev.type == "cpu"):
         sums = _pairwise_class_sums_numpy(X, y_idx, n_classes, metric, batch_size)
     else:
-        sums = _pairwise_class_sums_torch(torch, dev, X, y_idx, n_classes, metric, batch_size)
+        sums = _pairwise_class_sums_torch(
+            torch, dev, X, y_idx, n_classes, metric, batch_size
+        )
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / np.outer(counts, counts).astype(np.float64)
     return np.nan_to_num(means, nan=0.0), counts
@@ -262,20 +271,30 @@ def _pairwise_class_sums_torch(torch, dev, X, y_idx, n_classes, metric, batch_si
     dtype = torch.float64
     if dev.type == "mps":  # no float64 on Apple GPUs
         dtype = torch.float32
-    Xt = torch.from_numpy(np.ascontiguousarray(X)).to(dev)
+    if dev.type == "cpu":
+
+        def chunk(i):  # a float64 copy of the rows only (X may be a read-only memmap)
+            return torch.from_numpy(X[i : i + batch_size].astype(np.float64)) - center
+    else:
+        # one upload in the input dtype (uint8 images: n*d bytes), then per-chunk casts
+        Xt = torch.as_tensor(X if X.flags.writeable else np.array(X), device=dev)
+
+        def chunk(i):
+            return Xt[i : i + batch_size].to(dtype) - center
+
     center = torch.from_numpy(X.mean(axis=0, dtype=np.float64)).to(dev, dtype)
     onehot = torch.zeros((n, n_classes), dtype=dtype, device=dev)
     onehot[torch.arange(n, device=dev), torch.from_numpy(y_idx).to(dev)] = 1.0
     sums = torch.zeros((n_classes, n_classes), dtype=dtype, device=dev)
     with torch.no_grad():
         for i in range(0, n, batch_size):
-            A = Xt[i : i + batch_size].to(dtype) - center
+            A = chunk(i)
             a2 = (A * A).sum(1)
             for j in range(i, n, batch_size):
                 if j == i:
                     B, b2 = A, a2
                 else:
-                    B = Xt[j : j + batch_size].to(dtype) - center
+                    B = chunk(j)
                     b2 = (B * B).sum(1)
                 if metric == "l2":
                     D = torch.addmm(a2[:, None] + b2[None, :], A, B.T, alpha=-2.0)

@@ -83,7 +83,9 @@ class PrecomputedSimilarity(BaseSimilarity):
         M = check_finite_2d(self.matrix, name="matrix", min_columns=2)
         K = M.shape[0]
         if M.shape != (K, K):
-            raise ValueError(f"matrix must be square (n_classes, n_classes); got shape {M.shape}")
+            raise ValueError(
+                f"matrix must be square (n_classes, n_classes); got shape {M.shape}"
+            )
         scale = max(float(np.abs(M).max()), np.finfo(np.float64).tiny)
         asym = float(np.abs(M - M.T).max())
         if asym > 1e-6 * scale:
@@ -121,8 +123,14 @@ class PrecomputedSimilarity(BaseSimilarity):
                 raise ValueError(
                     f"the classes of y ({y_classes.shape[0]}: {y_classes[:10].tolist()}) "
                     f"do not match the {K} rows of matrix"
-                    + ("" if self.classes is None else f" (classes={classes[:10].tolist()})")
+                    + (
+                        ""
+                        if self.classes is None
+                        else f" (classes={classes[:10].tolist()})"
+                    )
                 )
         self.classes_ = classes
-        self.distances_ = _finalize_distances(M[np.ix_(order, order)], K, "PrecomputedSimilarity")
+        self.distances_ = _finalize_distances(
+            M[np.ix_(order, order)], K, "PrecomputedSimilarity"
+        )
         return self

@@ -113,9 +113,13 @@ def load_word_vectors(source, *, binary=None, words=None):
     if isinstance(source, Mapping):
         names = [w for w in source if keep is None or w in keep]
         try:
-            mat = np.array([np.asarray(source[w], dtype=np.float32).ravel() for w in names])
+            mat = np.array(
+                [np.asarray(source[w], dtype=np.float32).ravel() for w in names]
+            )
         except ValueError as exc:
-            raise ValueError(f"vectors of the mapping differ in length: {exc}") from None
+            raise ValueError(
+                f"vectors of the mapping differ in length: {exc}"
+            ) from None
         return WordVectors(names, mat.reshape(len(names), -1))
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
@@ -176,7 +180,9 @@ def _read_binary(f, keep, path):
         while True:
             ch = f.read(1)
             if not ch:
-                raise ValueError(f"{path!r} ends early after {len(names)} of {count} words")
+                raise ValueError(
+                    f"{path!r} ends early after {len(names)} of {count} words"
+                )
             if ch == b" ":
                 break
             if ch != b"\n":  # some writers end each vector with a newline

@@ -125,7 +125,9 @@ class WordEmbeddingSimilarity(BaseSimilarity):
         if self.metric not in _METRICS:
             raise ValueError(f"metric must be one of {_METRICS}; got {self.metric!r}")
         if self.on_missing not in _ON_MISSING:
-            raise ValueError(f"on_missing must be one of {_ON_MISSING}; got {self.on_missing!r}")
+            raise ValueError(
+                f"on_missing must be one of {_ON_MISSING}; got {self.on_missing!r}"
+            )
         names = _resolve_class_names(self.class_names, self.classes_)
         self.class_names_ = names
         synonyms = [_split_synonyms(n) for n in names]
@@ -141,7 +143,9 @@ class WordEmbeddingSimilarity(BaseSimilarity):
             norms = np.linalg.norm(E, axis=1)
             if np.any(norms == 0):
                 bad = [names[k] for k in np.flatnonzero(norms == 0)]
-                raise ValueError(f"metric='cosine' needs non-zero class embeddings; zero for {bad}")
+                raise ValueError(
+                    f"metric='cosine' needs non-zero class embeddings; zero for {bad}"
+                )
             U = E / norms[:, None]
             D = np.clip(1.0 - U @ U.T, 0.0, 2.0)
         return D
@@ -186,8 +190,15 @@ class WordEmbeddingSimilarity(BaseSimilarity):
             else:
                 missing[name] = absent
         if missing:
-            listed = "; ".join(f"{n!r} (missing: {', '.join(w) or 'no words'})" for n, w in missing.items())
-            hint = "" if self.on_missing == "skip_word" else " Pass on_missing='skip_word' to ignore unknown words within a name."
+            listed = "; ".join(
+                f"{n!r} (missing: {', '.join(w) or 'no words'})"
+                for n, w in missing.items()
+            )
+            hint = (
+                ""
+                if self.on_missing == "skip_word"
+                else " Pass on_missing='skip_word' to ignore unknown words within a name."
+            )
             raise ValueError(
                 f"{len(missing)} of {len(synonyms)} class names have no word vectors: {listed}.{hint}"
             )
@@ -220,7 +231,9 @@ def _resolve_class_names(class_names, classes):
     """Name of each class in ``classes`` order."""
     K = len(classes)
     if class_names is None:
-        if classes.dtype.kind not in "UO" or not all(isinstance(c, str) for c in classes):
+        if classes.dtype.kind not in "UO" or not all(
+            isinstance(c, str) for c in classes
+        ):
             raise ValueError(
                 f"class_names is required when the labels are not strings; got labels "
                 f"of dtype {classes.dtype} (e.g. {classes[:3].tolist()})"
@@ -252,5 +265,7 @@ def _split_synonyms(name):
 def _stack_same_dim(embeddings, names):
     dims = {e.shape[0] for e in embeddings}
     if len(dims) != 1:
-        raise ValueError(f"class embeddings differ in length {sorted(dims)} for {names[:5]}...")
+        raise ValueError(
+            f"class embeddings differ in length {sorted(dims)} for {names[:5]}..."
+        )
     return np.stack(embeddings).astype(np.float64)

@@ -124,8 +124,10 @@ class WordNetSimilarity(BaseSimilarity):
         self.synsets_ = [s.name() for s in synsets]
         K = len(synsets)
         S = np.eye(K)
-        sim = (lambda a, b: a.wup_similarity(b)) if self.metric == "wup" else (
-            lambda a, b: a.path_similarity(b)
+        sim = (
+            (lambda a, b: a.wup_similarity(b))
+            if self.metric == "wup"
+            else (lambda a, b: a.path_similarity(b))
         )
         for i in range(K):
             for j in range(i + 1, K):

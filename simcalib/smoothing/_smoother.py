@@ -98,6 +98,11 @@ class SimilaritySmoother(TransformerMixin, BaseEstimator):
                 f"similarity must be a scikit-learn style estimator (with get_params); "
                 f"got {type(sim).__name__}"
             )
+        elif isinstance(sim, str) or np.asarray(sim).dtype.kind not in "iuf":
+            raise ValueError(
+                "similarity must be a similarity source (e.g. PixelDistanceSimilarity()) "
+                f"or a (n_classes, n_classes) distance matrix; got {sim!r}"
+            )
         else:
             from simcalib.similarity import PrecomputedSimilarity
 

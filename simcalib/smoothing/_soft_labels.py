@@ -54,7 +54,9 @@ def smooth_labels_from_distances(distances, alpha=0.1, beta=1.0):
     D = check_finite_2d(distances, name="distances", min_columns=2)
     K = D.shape[0]
     if D.shape != (K, K):
-        raise ValueError(f"distances must be square (n_classes, n_classes); got shape {D.shape}")
+        raise ValueError(
+            f"distances must be square (n_classes, n_classes); got shape {D.shape}"
+        )
     check_scalar_in_range(alpha, "alpha", lo=0.0, hi=1.0)
     check_scalar_in_range(beta, "beta", lo=0.0)
     alpha, beta = float(alpha), float(beta)

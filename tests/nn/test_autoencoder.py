@@ -17,8 +17,14 @@ def one_thread():
 
 @pytest.mark.parametrize(
     "channels,size,latent,code_hw",
-    [(1, 8, 16, (4, 4)), (3, 32, 256, (4, 4)), (3, 64, 1024, (4, 4)), (1, 28, 8, (7, 7)),
-     (3, (32, 16), 8, (8, 4)), (1, 5, 2, (5, 5))],
+    [
+        (1, 8, 16, (4, 4)),
+        (3, 32, 256, (4, 4)),
+        (3, 64, 1024, (4, 4)),
+        (1, 28, 8, (7, 7)),
+        (3, (32, 16), 8, (8, 4)),
+        (1, 5, 2, (5, 5)),
+    ],
 )
 def test_shapes(channels, size, latent, code_hw):
     ae = ConvAutoencoder(channels, size, latent)

@@ -23,7 +23,10 @@ def one_thread():
 @pytest.fixture
 def images(rng):
     y = np.repeat([3, 7, 9], [10, 14, 12])
-    X = rng.normal(size=(len(y), 1, 8, 8)).astype(np.float32) + 3 * (y == 7)[:, None, None, None]
+    X = (
+        rng.normal(size=(len(y), 1, 8, 8)).astype(np.float32)
+        + 3 * (y == 7)[:, None, None, None]
+    )
     return X, y
 
 
@@ -38,15 +41,21 @@ def test_latent_distances_equal_brute_force_on_encoded_inputs(images):
         for b, kb in enumerate(sim.classes_):
             Za, Zb = Z[y == ka], Z[y == kb]
             expected[a, b] = np.mean([np.linalg.norm(u - v) for u in Za for v in Zb])
-    np.testing.assert_allclose(sim.distances_[~np.eye(3, dtype=bool)],
-                               expected[~np.eye(3, dtype=bool)], rtol=1e-5)
-    np.testing.assert_allclose(sim.within_class_distances_, np.diag(expected), rtol=1e-5)
+    np.testing.assert_allclose(
+        sim.distances_[~np.eye(3, dtype=bool)],
+        expected[~np.eye(3, dtype=bool)],
+        rtol=1e-5,
+    )
+    np.testing.assert_allclose(
+        sim.within_class_distances_, np.diag(expected), rtol=1e-5
+    )
     # class 7 is shifted away from 3 and 9
     assert sim.distances_[0, 2] < sim.distances_[0, 1]
 
 
 def test_reproducible_and_training_reduces_loss(images):
     X, y = images
+    X.setflags(write=False)  # read-only input (a memory-mapped cache) works
     a = AutoencoderSimilarity(epochs=4, batch_size=8, random_state=1).fit(X, y)
     b = AutoencoderSimilarity(epochs=4, batch_size=8, random_state=1).fit(X, y)
     np.testing.assert_array_equal(a.distances_, b.distances_)
@@ -61,16 +70,20 @@ def test_default_latent_dim_rule_and_shapes(rng):
     assert default_latent_dim((1, 8, 8)) == 16
     # (n, H, W) grayscale is accepted; explicit latent_dim; progress on stderr
     X = rng.normal(size=(12, 6, 6))
-    sim = AutoencoderSimilarity(latent_dim=3, epochs=1, random_state=0).fit(X, [0, 1, 2] * 4)
+    sim = AutoencoderSimilarity(latent_dim=3, epochs=1, random_state=0).fit(
+        X, [0, 1, 2] * 4
+    )
     assert sim.latent_dim_ == 3 and sim.autoencoder_.in_channels == 1
     assert next(sim.autoencoder_.parameters()).device.type == "cpu"
 
 
-def test_progress_printed_when_verbose(images, capsys):
+def test_progress_printed_by_default(images, capsys):
     X, y = images
-    AutoencoderSimilarity(epochs=2, random_state=0, verbose=1).fit(X, y)
+    AutoencoderSimilarity(epochs=2, random_state=0).fit(X, y)
     err = capsys.readouterr().err
-    assert "epoch 1/2" in err and "epoch 2/2" in err
+    assert "epoch 1/2" in err and "epoch 2/2" in err and "loss" in err
+    AutoencoderSimilarity(epochs=1, random_state=0, verbose=0).fit(X, y)
+    assert capsys.readouterr().err == ""
 
 
 def test_bad_inputs(images):
@@ -95,7 +108,9 @@ def test_bad_inputs(images):
 
 
 def test_clone_keeps_params():
-    sim = AutoencoderSimilarity(latent_dim=8, epochs=3, lr=0.01, device="cpu", random_state=4)
+    sim = AutoencoderSimilarity(
+        latent_dim=8, epochs=3, lr=0.01, device="cpu", random_state=4
+    )
     assert clone(sim).get_params() == sim.get_params()
 
 

@@ -32,7 +32,7 @@ def test_labels_sorted_and_matrix_finalised():
 def test_bad_labels():
     with pytest.raises(ValueError, match="at least 2 classes"):
         Asymmetric().fit(None, ["a", "a"])
-    with pytest.raises(ValueError, match="y is required"):
+    with pytest.raises(ValueError, match="requires y to be passed"):
         Asymmetric().fit(None, None)
     with pytest.raises(ValueError, match="1-D"):
         Asymmetric().fit(None, np.zeros((2, 2)))

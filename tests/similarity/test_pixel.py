@@ -13,7 +13,7 @@ from simcalib.similarity import (
 )
 
 try:
-    import torch  # noqa: F401
+    import torch
 
     DEVICES = ["numpy", "cpu"]
 except ImportError:  # the numpy path must work without torch
@@ -48,7 +48,11 @@ def uneven_data(rng, labels, sizes, shape=(5,)):
 @pytest.mark.parametrize("metric,p", [("l1", 1), ("l2", 2)])
 @pytest.mark.parametrize(
     "labels",
-    [np.array([0, 1, 2, 3]), np.array(["cat", "dog", "ant", "emu"]), np.array([3, 10, 42, -7])],
+    [
+        np.array([0, 1, 2, 3]),
+        np.array(["cat", "dog", "ant", "emu"]),
+        np.array([3, 10, 42, -7]),
+    ],
     ids=["int", "str", "noncontiguous"],
 )
 def test_matches_brute_force(rng, device, metric, p, labels):
@@ -56,15 +60,21 @@ def test_matches_brute_force(rng, device, metric, p, labels):
     expected = brute_force(X, y, p)
     # batch sizes that do not divide n = 23
     for batch_size in (3, 7, 64):
-        sim = PixelDistanceSimilarity(metric, device=device, batch_size=batch_size).fit(X, y)
+        sim = PixelDistanceSimilarity(metric, device=device, batch_size=batch_size).fit(
+            X, y
+        )
         np.testing.assert_array_equal(sim.classes_, np.unique(labels))
         off = ~np.eye(4, dtype=bool)
         np.testing.assert_allclose(sim.distances_[off], expected[off], rtol=1e-6)
-        np.testing.assert_allclose(sim.within_class_distances_, np.diag(expected), rtol=1e-6)
+        np.testing.assert_allclose(
+            sim.within_class_distances_, np.diag(expected), rtol=1e-6
+        )
         np.testing.assert_array_equal(np.diag(sim.distances_), 0.0)
         np.testing.assert_array_equal(sim.distances_, sim.distances_.T)
         assert sim.distances_.dtype == np.float64
-        np.testing.assert_array_equal(sim.class_counts_, np.bincount(np.searchsorted(np.unique(y), y)))
+        np.testing.assert_array_equal(
+            sim.class_counts_, np.bincount(np.searchsorted(np.unique(y), y))
+        )
 
 
 @needs_torch
@@ -90,9 +100,25 @@ def test_uint8_images_equal_flattened_float(rng):
     X = rng.integers(0, 256, size=(30, 1, 3, 3), dtype=np.uint8)
     y = np.repeat([0, 1, 2], 10)
     a = PixelDistanceSimilarity().fit(X, y).distances_
-    b = PixelDistanceSimilarity().fit(X.reshape(30, -1).astype(np.float64), y).distances_
+    b = (
+        PixelDistanceSimilarity()
+        .fit(X.reshape(30, -1).astype(np.float64), y)
+        .distances_
+    )
     np.testing.assert_allclose(a, b, rtol=1e-12)
     np.testing.assert_allclose(a, brute_force(X, y, 2) * (1 - np.eye(3)), rtol=1e-9)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_read_only_input(rng, device):
+    # e.g. a memory-mapped image cache: no copy of all of X, no torch warning
+    X = rng.integers(0, 256, size=(20, 1, 4, 4), dtype=np.uint8)
+    X.setflags(write=False)
+    y = np.repeat([0, 1], 10)
+    sim = PixelDistanceSimilarity(device=device, batch_size=7).fit(X, y)
+    np.testing.assert_allclose(
+        sim.distances_, brute_force(X, y, 2) * (1 - np.eye(2)), rtol=1e-9
+    )
 
 
 def test_l2_accurate_for_large_offsets(rng):
@@ -100,7 +126,9 @@ def test_l2_accurate_for_large_offsets(rng):
     X = 1e6 + rng.normal(size=(20, 8))
     y = np.repeat([0, 1], 10)
     sim = PixelDistanceSimilarity("l2", device=DEVICES[-1]).fit(X, y)
-    np.testing.assert_allclose(sim.distances_[0, 1], brute_force(X, y, 2)[0, 1], rtol=1e-7)
+    np.testing.assert_allclose(
+        sim.distances_[0, 1], brute_force(X, y, 2)[0, 1], rtol=1e-7
+    )
 
 
 def test_subsample_per_class(rng):
@@ -115,13 +143,16 @@ def test_subsample_per_class(rng):
     other = PixelDistanceSimilarity(max_samples_per_class=5, random_state=1).fit(X, y)
     assert not np.array_equal(sim.distances_, other.distances_)
     full = PixelDistanceSimilarity(max_samples_per_class=20).fit(X, y)
-    np.testing.assert_allclose(full.distances_, PixelDistanceSimilarity().fit(X, y).distances_)
+    np.testing.assert_allclose(
+        full.distances_, PixelDistanceSimilarity().fit(X, y).distances_
+    )
 
 
 def test_mean_pairwise_class_distances_function(rng):
     X, y = uneven_data(rng, [5, 9], [4, 6])
     np.testing.assert_allclose(
-        mean_pairwise_class_distances(X, y, metric="l1", batch_size=3), brute_force(X, y, 1),
+        mean_pairwise_class_distances(X, y, metric="l1", batch_size=3),
+        brute_force(X, y, 1),
         rtol=1e-9,
     )
 
@@ -193,8 +224,12 @@ def test_numpy_fallback_without_torch():
     )
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
-        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, timeout=120,
+        [sys.executable, "-c", code],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"

@@ -44,7 +44,10 @@ def test_files_written_by_gensim(tmp_path, kv, binary, gz):
 def test_glove_format_without_header(tmp_path):
     path = tmp_path / "glove.txt"
     path.write_text(
-        "".join(w + " " + " ".join(repr(float(x)) for x in v) + "\n" for w, v in zip(WORDS, VECS)),
+        "".join(
+            w + " " + " ".join(repr(float(x)) for x in v) + "\n"
+            for w, v in zip(WORDS, VECS)
+        ),
         encoding="utf-8",
     )
     assert_same(load_word_vectors(path))
@@ -62,7 +65,12 @@ def test_real_glove_subset_matches_gensim(shared_data):
     ref = gensim_models.KeyedVectors.load_word2vec_format(str(path))
     table = load_word_vectors(path)
     assert len(table) == len(ref.key_to_index) == 139
-    for w in ("dolphin", "whale", "maple", "the" if "the" in ref.key_to_index else "and"):
+    for w in (
+        "dolphin",
+        "whale",
+        "maple",
+        "the" if "the" in ref.key_to_index else "and",
+    ):
         np.testing.assert_array_equal(table[w], ref[w])
 
 

@@ -46,27 +46,42 @@ def test_multiword_names_average_words_and_synonyms():
     emb = dict(zip(sim.class_names_, sim.embeddings_))
     v = {k: np.asarray(x) for k, x in TOY.items()}
     np.testing.assert_allclose(emb["maple_tree"], (v["maple"] + v["tree"]) / 2)
-    np.testing.assert_allclose(emb["Oak tree"], (v["oak"] + v["tree"]) / 2)  # lowercased
     np.testing.assert_allclose(
-        emb["rocking chair, rocker"], ((v["rocking"] + v["chair"]) / 2 + v["rocker"]) / 2
+        emb["Oak tree"], (v["oak"] + v["tree"]) / 2
+    )  # lowercased
+    np.testing.assert_allclose(
+        emb["rocking chair, rocker"],
+        ((v["rocking"] + v["chair"]) / 2 + v["rocker"]) / 2,
     )
-    np.testing.assert_allclose(emb["drop-off"], (v["drop"] + v["off"]) / 2)  # split on "-"
-    np.testing.assert_allclose(sim.distances_, euclidean_distances(sim.embeddings_), atol=1e-12)
+    np.testing.assert_allclose(
+        emb["drop-off"], (v["drop"] + v["off"]) / 2
+    )  # split on "-"
+    np.testing.assert_allclose(
+        sim.distances_, euclidean_distances(sim.embeddings_), atol=1e-12
+    )
 
 
 def test_cosine_metric_matches_sklearn():
-    sim = WordEmbeddingSimilarity(TOY, metric="cosine").fit(None, ["maple", "oak", "rocker", "chair"])
+    sim = WordEmbeddingSimilarity(TOY, metric="cosine").fit(
+        None, ["maple", "oak", "rocker", "chair"]
+    )
     expected = cosine_distances(sim.embeddings_)
     np.fill_diagonal(expected, 0.0)
     np.testing.assert_allclose(sim.distances_, expected, atol=1e-12)
 
 
 def test_integer_labels_with_class_names_sequence_and_mapping():
-    a = WordEmbeddingSimilarity(TOY, class_names=["oak", "maple", "chair"]).fit(None, [2, 0, 1])
-    b = WordEmbeddingSimilarity(TOY, class_names={0: "oak", 1: "maple", 2: "chair"}).fit(None, [0, 1, 2])
+    a = WordEmbeddingSimilarity(TOY, class_names=["oak", "maple", "chair"]).fit(
+        None, [2, 0, 1]
+    )
+    b = WordEmbeddingSimilarity(
+        TOY, class_names={0: "oak", 1: "maple", 2: "chair"}
+    ).fit(None, [0, 1, 2])
     np.testing.assert_array_equal(a.distances_, b.distances_)
     assert a.class_names_ == ["oak", "maple", "chair"]
-    np.testing.assert_allclose(a.distances_[0, 1], np.linalg.norm(np.subtract(TOY["oak"], TOY["maple"])))
+    np.testing.assert_allclose(
+        a.distances_[0, 1], np.linalg.norm(np.subtract(TOY["oak"], TOY["maple"]))
+    )
 
 
 def test_missing_words_listed_and_policy():
@@ -75,21 +90,33 @@ def test_missing_words_listed_and_policy():
         WordEmbeddingSimilarity(TOY).fit(None, names)
     msg = str(err.value)
     assert "'gnu' (missing: gnu)" in msg and "'oak_zebra' (missing: zebra)" in msg
-    assert "maple_tree" not in msg and "rocker" not in msg  # one usable synonym suffices
+    assert (
+        "maple_tree" not in msg and "rocker" not in msg
+    )  # one usable synonym suffices
     with pytest.raises(ValueError, match="1 of 4 class names.*'gnu'"):
         WordEmbeddingSimilarity(TOY, on_missing="skip_word").fit(None, names)
-    sim = WordEmbeddingSimilarity(TOY, on_missing="skip_word").fit(None, ["maple_tree", "oak_zebra", "rocker, quux"])
-    np.testing.assert_allclose(sim.embeddings_[sim.class_names_.index("oak_zebra")], TOY["oak"])
-    np.testing.assert_allclose(sim.embeddings_[sim.class_names_.index("rocker, quux")], TOY["rocker"])
+    sim = WordEmbeddingSimilarity(TOY, on_missing="skip_word").fit(
+        None, ["maple_tree", "oak_zebra", "rocker, quux"]
+    )
+    np.testing.assert_allclose(
+        sim.embeddings_[sim.class_names_.index("oak_zebra")], TOY["oak"]
+    )
+    np.testing.assert_allclose(
+        sim.embeddings_[sim.class_names_.index("rocker, quux")], TOY["rocker"]
+    )
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="one name per class \\(3 classes in y\\); got 2"):
+    with pytest.raises(
+        ValueError, match="one name per class \\(3 classes in y\\); got 2"
+    ):
         WordEmbeddingSimilarity(TOY, class_names=["oak", "maple"]).fit(None, [0, 1, 2])
     with pytest.raises(ValueError, match="class_names is required"):
         WordEmbeddingSimilarity(TOY).fit(None, [0, 1, 2])
     with pytest.raises(ValueError, match="no name for the labels \\[2\\]"):
-        WordEmbeddingSimilarity(TOY, class_names={0: "oak", 1: "maple"}).fit(None, [0, 1, 2])
+        WordEmbeddingSimilarity(TOY, class_names={0: "oak", 1: "maple"}).fit(
+            None, [0, 1, 2]
+        )
     with pytest.raises(ValueError, match="metric"):
         WordEmbeddingSimilarity(TOY, metric="l1").fit(None, ["oak", "maple"])
     with pytest.raises(ValueError, match="on_missing"):
@@ -113,7 +140,9 @@ def test_glove_dolphin_whale_and_trees(cifar_names, glove_subset):
 
 
 @pytest.mark.slow
-def test_top100k_file_equals_subset_and_gensim(cifar_names, glove_subset, glove_100k_gensim):
+def test_top100k_file_equals_subset_and_gensim(
+    cifar_names, glove_subset, glove_100k_gensim
+):
     path, kv = glove_100k_gensim
     plain = WordEmbeddingSimilarity(path).fit(None, cifar_names)
     via_gensim = WordEmbeddingSimilarity(kv).fit(None, cifar_names)
@@ -141,14 +170,19 @@ def test_minilm_callable(shared_data, cifar_names):
     assert d["whale"] == pytest.approx(1 - 0.686, abs=2e-3)
     assert d["whale"] < d["rose"]
     assert "whale" in [c for c, _ in sim.most_similar("dolphin", n=5)]
-    with pytest.raises(ValueError, match=r"no vector from the vectors callable: \['gnu'\]"):
+    with pytest.raises(
+        ValueError, match=r"no vector from the vectors callable: \['gnu'\]"
+    ):
         WordEmbeddingSimilarity(encode).fit(None, ["dolphin", "gnu"])
 
 
 def test_tinyimagenet_words_with_synonyms(shared_data):
     wnids = (shared_data / "tinyimagenet" / "wnids.txt").read_text().split()
     words = dict(
-        line.split("\t", 1) for line in (shared_data / "tinyimagenet" / "words.txt").read_text().splitlines()
+        line.split("\t", 1)
+        for line in (shared_data / "tinyimagenet" / "words.txt")
+        .read_text()
+        .splitlines()
     )
     path = shared_data / "wordvectors" / "glove.6B.50d_tinyimagenet200.txt"
     sim = WordEmbeddingSimilarity(path, class_names=words).fit(None, wnids)
@@ -168,7 +202,9 @@ def test_tinyimagenet_words_with_synonyms(shared_data):
 
 
 def test_clone_keeps_params():
-    sim = WordEmbeddingSimilarity(TOY, class_names=["a"], metric="cosine", on_missing="skip_word")
+    sim = WordEmbeddingSimilarity(
+        TOY, class_names=["a"], metric="cosine", on_missing="skip_word"
+    )
     assert clone(sim).get_params()["on_missing"] == "skip_word"
 
 

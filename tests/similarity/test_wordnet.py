@@ -26,7 +26,9 @@ def nltk_data(shared_data):
 
 @pytest.fixture(scope="module")
 def cifar_synsets(shared_data):
-    lines = (shared_data / "wordnet" / "cifar100_synsets.tsv").read_text().splitlines()[1:]
+    lines = (
+        (shared_data / "wordnet" / "cifar100_synsets.tsv").read_text().splitlines()[1:]
+    )
     rows = [line.split("\t") for line in lines]
     return [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]
 
@@ -52,7 +54,9 @@ def test_cifar100_classes_by_name_and_by_wnid(nltk_data, cifar_synsets):
     # labels 0..99 with wnids in label order give the same matrix
     by_wnid = WordNetSimilarity(synsets=wnids).fit(None, np.arange(100))
     order = np.argsort(names)
-    np.testing.assert_allclose(by_name.distances_, by_wnid.distances_[np.ix_(order, order)])
+    np.testing.assert_allclose(
+        by_name.distances_, by_wnid.distances_[np.ix_(order, order)]
+    )
     assert by_name.synsets_[list(by_name.classes_).index("dolphin")] == "dolphin.n.02"
     assert by_name.most_similar("dolphin", n=1)[0][0] == "whale"
     for tree in TREES:
@@ -72,15 +76,22 @@ def test_lch_is_log_path_length(nltk_data):
 
 
 def test_unknown_synsets_listed(nltk_data):
-    with pytest.raises(ValueError, match=r"2 of 3 synsets are not in WordNet 3.0: \['n99999999', 'nosuch.n.01'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"2 of 3 synsets are not in WordNet 3.0: \['n99999999', 'nosuch.n.01'\]",
+    ):
         WordNetSimilarity().fit(None, ["dog.n.01", "nosuch.n.01", "n99999999"])
 
 
 def test_bad_arguments(nltk_data):
-    with pytest.raises(ValueError, match="one synset per class \\(3 classes in y\\); got 2"):
+    with pytest.raises(
+        ValueError, match="one synset per class \\(3 classes in y\\); got 2"
+    ):
         WordNetSimilarity(synsets=["dog.n.01", "cat.n.01"]).fit(None, [0, 1, 2])
     with pytest.raises(ValueError, match="no synset for the labels \\['c'\\]"):
-        WordNetSimilarity(synsets={"a": "dog.n.01", "b": "cat.n.01"}).fit(None, ["a", "b", "c"])
+        WordNetSimilarity(synsets={"a": "dog.n.01", "b": "cat.n.01"}).fit(
+            None, ["a", "b", "c"]
+        )
     with pytest.raises(ValueError, match="metric"):
         WordNetSimilarity(metric="jcn").fit(None, ["dog.n.01", "cat.n.01"])
     with pytest.raises(ValueError, match="synset names"):
@@ -105,7 +116,11 @@ def test_missing_corpus_is_a_clear_error(tmp_path):
     )
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", code],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )
     assert out.returncode == 0, out.stderr

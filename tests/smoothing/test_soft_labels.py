@@ -32,7 +32,9 @@ def paper_reference(D, alpha, beta):
 
 def distance_matrices(min_k=2, max_k=8):
     return st.integers(min_k, max_k).flatmap(
-        lambda k: arrays(np.float64, (k, k), elements=st.floats(0, 100, allow_subnormal=False))
+        lambda k: arrays(
+            np.float64, (k, k), elements=st.floats(0, 100, allow_subnormal=False)
+        )
     )
 
 
@@ -50,8 +52,10 @@ def test_matches_paper_reference(D, alpha, beta):
     z_diag = off.mean(1) / off.std(1)
     assume(np.all(beta * z_diag < 600))
     np.testing.assert_allclose(
-        smooth_labels_from_distances(D, alpha, beta), paper_reference(D, alpha, beta),
-        rtol=1e-9, atol=1e-12,
+        smooth_labels_from_distances(D, alpha, beta),
+        paper_reference(D, alpha, beta),
+        rtol=1e-9,
+        atol=1e-12,
     )
 
 
@@ -74,7 +78,9 @@ def test_invariants(D, alpha, beta):
 @settings(max_examples=30, deadline=None)
 @given(D=distance_matrices(), beta=betas)
 def test_alpha_zero_is_one_hot(D, beta):
-    np.testing.assert_array_equal(smooth_labels_from_distances(D, 0.0, beta), np.eye(len(D)))
+    np.testing.assert_array_equal(
+        smooth_labels_from_distances(D, 0.0, beta), np.eye(len(D))
+    )
 
 
 @settings(max_examples=30, deadline=None)
@@ -94,7 +100,8 @@ def test_diagonal_does_not_enter(D, alpha, beta, diag):
     D2 = D.copy()
     np.fill_diagonal(D2, diag)
     np.testing.assert_array_equal(
-        smooth_labels_from_distances(D, alpha, beta), smooth_labels_from_distances(D2, alpha, beta)
+        smooth_labels_from_distances(D, alpha, beta),
+        smooth_labels_from_distances(D2, alpha, beta),
     )
 
 
@@ -113,13 +120,15 @@ def test_scale_and_shift_invariance():
     rng = np.random.default_rng(1)
     D = rng.uniform(size=(6, 6))
     np.testing.assert_allclose(
-        smooth_labels_from_distances(D, 0.3, 2.0), smooth_labels_from_distances(7 * D + 3, 0.3, 2.0)
+        smooth_labels_from_distances(D, 0.3, 2.0),
+        smooth_labels_from_distances(7 * D + 3, 0.3, 2.0),
     )
 
 
 def test_two_classes_and_constant_rows():
     np.testing.assert_array_equal(
-        smooth_labels_from_distances([[0, 5.0], [5.0, 0]], 0.2, 3.0), [[0.8, 0.2], [0.2, 0.8]]
+        smooth_labels_from_distances([[0, 5.0], [5.0, 0]], 0.2, 3.0),
+        [[0.8, 0.2], [0.2, 0.8]],
     )
     D = np.ones((4, 4))
     D[0, 3] = D[3, 0] = 2.0
