@@ -48,6 +48,11 @@ class AccelerateSimilarityLSClassifier(AccelerateMixin, SimilarityLSClassifier):
     1
     """
 
+    def initialize(self):
+        # AccelerateMixin.initialize does not call the parent's initialize
+        self._initialize_generators()
+        return super().initialize()
+
     def _compute_device(self):
         return str(self.accelerator.device)
 

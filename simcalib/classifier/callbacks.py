@@ -158,7 +158,8 @@ class EpochECE(EpochScoring):
 def _rng_states(net):
     states = {
         "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),
+        # the legacy global numpy state is what code outside simcalib may use
+        "numpy": np.random.get_state(),  # noqa: NPY002
         "python": random.getstate(),
         "data": net.data_rng_.get_state(),
         "mixup": net.mixup_rng_.bit_generator.state,
@@ -170,7 +171,7 @@ def _rng_states(net):
 
 def _set_rng_states(net, states):
     torch.set_rng_state(states["torch"])
-    np.random.set_state(states["numpy"])
+    np.random.set_state(states["numpy"])  # noqa: NPY002
     random.setstate(states["python"])
     net.data_rng_.set_state(states["data"])
     net.mixup_rng_.bit_generator.state = states["mixup"]

@@ -11,8 +11,6 @@ skorch's ``get_dataset`` and ``get_iterator`` hooks.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torch.utils.data import Subset

@@ -47,6 +47,10 @@ def _encode(classes, y):
     return codes.astype(np.int64)
 
 
+def _is_device_iterator(cls):
+    return isinstance(cls, type) and issubclass(cls, DeviceBatchIterator)
+
+
 def _softmax(logits):
     return torch.softmax(logits, dim=-1)
 
@@ -101,7 +105,9 @@ class SimilarityLSClassifier(NeuralNetClassifier):
           label smoothing, ``SimilaritySmoother(similarity, alpha, beta)``
           fitted on the training images; its parameters are reachable as
           ``similarity__<name>`` (e.g. in a grid).
-        - None: the same with ``PixelDistanceSimilarity()``.
+        - None: the same with ``PixelDistanceSimilarity()`` (exact mean
+          pairwise distances cost O(n^2 d); for tens of thousands of images
+          on a CPU pass ``PixelDistanceSimilarity(max_samples_per_class=...)``).
         - ``"uniform"``: uniform label smoothing ``(1 - alpha) e_y + alpha / K``
           over all K classes (the same targets as
           ``torch.nn.CrossEntropyLoss(label_smoothing=alpha)``).
@@ -462,15 +468,25 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         return uses_cuda(self.device_) if value == "auto" else bool(value)
 
     @contextlib.contextmanager
-    def _seeded(self):
+    def _fit_context(self, seed=True):
         # Seed torch's global generator (weight init, dropout) inside a fork,
         # so a seeded fit is reproducible and leaves the caller's state alone.
-        if self.random_state is None:
-            yield
-            return
-        devices = [torch.device(self.device_).index or 0] if uses_cuda(self.device_) else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(int(self.random_state))
+        # On CUDA, let cuDNN autotune its convolution algorithms for the fixed
+        # batch shape (unless the caller asked for deterministic kernels);
+        # the flags are restored on exit.
+        with contextlib.ExitStack() as stack:
+            if uses_cuda(self.device_):
+                cudnn = torch.backends.cudnn
+                stack.enter_context(cudnn.flags(
+                    enabled=True, benchmark=not cudnn.deterministic,
+                    deterministic=cudnn.deterministic, allow_tf32=cudnn.allow_tf32,
+                ))
+            if seed and self.random_state is not None:
+                devices = (
+                    [torch.device(self.device_).index or 0] if uses_cuda(self.device_) else []
+                )
+                stack.enter_context(torch.random.fork_rng(devices=devices))
+                torch.manual_seed(int(self.random_state))
             yield
 
     def _prepare(self, X, y, reset):
@@ -543,7 +559,7 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         """
         X, y = self._prepare(X, y, reset=True)
         self.resumed_epoch_ = 0
-        with self._seeded():
+        with self._fit_context():
             if not self.warm_start or not self.initialized_:
                 self.initialize()
             super().partial_fit(X, y, **fit_params)
@@ -571,7 +587,8 @@ class SimilarityLSClassifier(NeuralNetClassifier):
             return self.fit(X, y, **fit_params)
         X, y = self._prepare(X, y, reset=False)
         self.resumed_epoch_ = 0
-        return super().partial_fit(X, y, **fit_params)
+        with self._fit_context(seed=False):
+            return super().partial_fit(X, y, **fit_params)
 
     def check_data(self, X, y=None):
         # labels are encoded by fit; skorch would overwrite classes_inferred_
@@ -586,12 +603,17 @@ class SimilarityLSClassifier(NeuralNetClassifier):
 
     def initialize(self):
         """Initialise module, optimizer, callbacks and the data generators."""
+        self._initialize_generators()
+        return super().initialize()
+
+    def _initialize_generators(self):
+        # the data generator (shuffling, augmentation, mixup permutation) and
+        # the mixup coefficient generator, seeded from random_state
         if not hasattr(self, "device_"):
             self.device_ = self._compute_device()
         seeds = np.random.SeedSequence(self.random_state).generate_state(2)
         self.data_rng_ = torch.Generator(device=self.device_).manual_seed(int(seeds[0]))
         self.mixup_rng_ = np.random.default_rng(int(seeds[1]))
-        return super().initialize()
 
     def initialize_module(self):
         kwargs = self.get_params_for("module")
@@ -634,7 +656,7 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         """Wrap images (and encoded labels) as an :class:`ImageTensorDataset` on the device."""
         if is_dataset(X):
             return X
-        if self.iterator_train is not DeviceBatchIterator and y is not None:
+        if not _is_device_iterator(self.iterator_train) and y is not None:
             # a custom iterator gets skorch's standard dataset of float arrays
             X_np = to_numpy(X) if isinstance(X, torch.Tensor) else X
             return super().get_dataset(np.asarray(X_np), y)
@@ -648,9 +670,7 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         """Return a :class:`DeviceBatchIterator` (skorch's iterator for other classes)."""
         prefix = "iterator_train" if training else "iterator_valid"
         cls = getattr(self, prefix)
-        if not (isinstance(cls, type) and issubclass(cls, DeviceBatchIterator)) or (
-            not is_image_dataset(dataset)
-        ):
+        if not _is_device_iterator(cls) or not is_image_dataset(dataset):
             return super().get_iterator(dataset, training=training)
         kwargs = self.get_params_for(prefix)
         kwargs.setdefault("batch_size", self.batch_size)
@@ -788,11 +808,15 @@ class SimilarityLSClassifier(NeuralNetClassifier):
 
         Returns
         -------
-        logits : ndarray of shape (n_samples, n_classes), float32
-            ``softmax(logits)`` equals :meth:`predict_proba`.
+        logits : ndarray of shape (n_samples, n_classes), float64
+            ``softmax(logits)`` equals :meth:`predict_proba`. Computed in
+            float32 and returned as float64, the dtype that post-hoc
+            calibrators fitted on them (and scikit-learn's checks of their
+            probabilities) expect.
         """
         X = self._check_predict_X(X)
-        return np.concatenate([to_numpy(z) for z in self.forward_iter(X)], axis=0)
+        logits = [to_numpy(z) for z in self.forward_iter(X)]
+        return np.concatenate(logits, axis=0).astype(np.float64)
 
     def predict(self, X):
         """Most probable class labels.
@@ -824,13 +848,16 @@ class SimilarityLSClassifier(NeuralNetClassifier):
     def __setstate__(self, state):
         gen = state.get("data_rng_")
         requested = state.get("device")
-        if requested is None and "device_" in state:
+        if requested is None:
             # load the tensors straight onto the resolved device (CPU when the
-            # fitted one is a GPU this machine lacks); device stays None
-            device = state["device_"]
+            # fitted one is a GPU this machine lacks, or when unfitted), which
+            # also spares skorch's warning about device=None; device stays None
+            device = state.get("device_", "cpu")
             if uses_cuda(device) and not torch.cuda.is_available():
                 device = "cpu"
-            state["device"] = state["device_"] = device
+            state["device"] = device
+            if "device_" in state:
+                state["device_"] = device
         super().__setstate__(state)
         if requested is None:
             self.device = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 from torch.nn import functional as F
 
@@ -35,9 +34,10 @@ def soft_target_cross_entropy(logits, targets):
     >>> import torch
     >>> z = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
     >>> q = torch.tensor([[0.9, 0.1], [0.2, 0.8]])
-    >>> float(soft_target_cross_entropy(z, q)) == float(
-    ...     -(q * torch.log_softmax(z, 1)).sum(1).mean())
-    True
+    >>> round(float(soft_target_cross_entropy(z, q)), 6)
+    0.420095
+    >>> round(float(-(q * torch.log_softmax(z, 1)).sum(1).mean()), 6)
+    0.420095
     """
     logits = logits.float()
     if targets.ndim == 1:

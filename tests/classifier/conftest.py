@@ -22,7 +22,7 @@ def digits():
     return X.reshape(-1, 1, 8, 8).astype(np.float32), y
 
 
-def tiny(**kwargs):
+def _tiny(**kwargs):
     """A SimilarityLSClassifier small enough for CPU tests."""
     from simcalib.classifier import SimilarityLSClassifier
 
@@ -31,3 +31,9 @@ def tiny(**kwargs):
         params.update(module="small_cnn", module__width=8)
     params.update(kwargs)
     return SimilarityLSClassifier(**params)
+
+
+@pytest.fixture
+def tiny():
+    """Factory of small classifiers: ``tiny(**params)``."""
+    return _tiny

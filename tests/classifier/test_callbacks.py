@@ -14,7 +14,6 @@ from simcalib.classifier import (  # noqa: E402
     TrainingCheckpoint,
 )
 from simcalib.metrics import expected_calibration_error  # noqa: E402
-from tests.classifier.conftest import tiny  # noqa: E402
 
 
 class _StopAfter(Callback):
@@ -36,7 +35,7 @@ RUN = dict(
 )
 
 
-def test_resume_finishes_with_the_uninterrupted_weights(digits, tmp_path):
+def test_resume_finishes_with_the_uninterrupted_weights(digits, tmp_path, tiny):
     X, y = digits[0][:250], digits[1][:250]
     full = tiny(**RUN).fit(X, y)
 
@@ -59,7 +58,7 @@ def test_resume_finishes_with_the_uninterrupted_weights(digits, tmp_path):
     assert not torch.equal(fresh.module_.fc.weight, full.module_.fc.weight)
 
 
-def test_epoch_ece_records_the_held_out_ece(digits):
+def test_epoch_ece_records_the_held_out_ece(digits, tiny):
     X, y = digits[0][:400], digits[1][:400]
     split = ValidSplit(4, stratified=True)
     clf = tiny(similarity="uniform", max_epochs=2, train_split=split,
@@ -71,7 +70,7 @@ def test_epoch_ece_records_the_held_out_ece(digits):
     assert 0 <= clf.history[0, "valid_ece"] <= 1
 
 
-def test_early_stopping_stops(digits):
+def test_early_stopping_stops(digits, tiny):
     X, y = digits[0][:200], digits[1][:200]
     clf = tiny(similarity="uniform", max_epochs=30, train_split=ValidSplit(4, stratified=True),
                lr=1e-9, lr_schedule=None,
@@ -81,7 +80,7 @@ def test_early_stopping_stops(digits):
 
 
 @pytest.mark.parametrize("kind", ["onecycle", "cosine"])
-def test_lr_schedule_shape(digits, kind):
+def test_lr_schedule_shape(digits, kind, tiny):
     X, y = digits[0][:256], digits[1][:256]
     clf = tiny(similarity="uniform", lr=0.01, max_epochs=4, lr_schedule=kind).fit(X, y)
     lrs = np.array([b["lr"] for epoch in clf.history for b in epoch["batches"]])
@@ -96,11 +95,11 @@ def test_lr_schedule_shape(digits, kind):
         assert lrs[0] == pytest.approx(0.01) and np.all(np.diff(lrs) < 0)
 
 
-def test_progress_bar_runs(digits, capsys):
+def test_progress_bar_runs(digits, capsys, tiny):
     X, y = digits[0][:128], digits[1][:128]
     tiny(similarity="uniform", max_epochs=1, callbacks=[ProgressBar()]).fit(X, y)
 
 
-def test_checkpoint_every_is_validated(digits):
+def test_checkpoint_every_is_validated(digits, tiny):
     with pytest.raises(ValueError, match="every"):
         tiny(callbacks=[TrainingCheckpoint("x", every=0)]).fit(digits[0][:50], digits[1][:50])

@@ -15,7 +15,6 @@ from simcalib.classifier import SimilarityLSClassifier  # noqa: E402
 from simcalib.metrics import ece_scorer  # noqa: E402
 from simcalib.nn import SmallCNN  # noqa: E402
 from simcalib.similarity import PixelDistanceSimilarity  # noqa: E402
-from tests.classifier.conftest import tiny  # noqa: E402
 
 
 def _weights(module):
@@ -57,7 +56,7 @@ def test_training_matches_plain_skorch(digits, ours, criterion):
     np.testing.assert_allclose(ours.predict_proba(X[:20]), ref.predict_proba(X[:20]), atol=1e-5)
 
 
-def test_loss_is_soft_target_cross_entropy_of_the_smoother_matrix(digits):
+def test_loss_is_soft_target_cross_entropy_of_the_smoother_matrix(digits, tiny):
     X, y = digits
     clf = tiny(similarity=PixelDistanceSimilarity(metric="l2"), alpha=0.3, beta=2.0,
                max_epochs=1).fit(X[:200], y[:200])
@@ -72,7 +71,7 @@ def test_loss_is_soft_target_cross_entropy_of_the_smoother_matrix(digits):
     torch.testing.assert_close(clf.get_loss(z, yb), expected)
 
 
-def test_uniform_loss_equals_torch_label_smoothing(digits):
+def test_uniform_loss_equals_torch_label_smoothing(digits, tiny):
     X, y = digits
     clf = tiny(similarity="uniform", alpha=0.15, max_epochs=1).fit(X[:100], y[:100])
     z = torch.randn(9, 10, generator=torch.Generator().manual_seed(1))
@@ -81,7 +80,7 @@ def test_uniform_loss_equals_torch_label_smoothing(digits):
     torch.testing.assert_close(clf.get_loss(z, yb), ref)
 
 
-def test_precomputed_soft_labels_are_used(digits):
+def test_precomputed_soft_labels_are_used(digits, tiny):
     X, y = digits
     K = 10
     Q = np.full((K, K), 0.02) + np.eye(K) * (1 - 0.02 * K)
@@ -93,7 +92,7 @@ def test_precomputed_soft_labels_are_used(digits):
         tiny(similarity=np.ones((K, K))).fit(X[:100], y[:100])
 
 
-def test_grid_over_alpha_and_beta_on_digits(digits):
+def test_grid_over_alpha_and_beta_on_digits(digits, tiny):
     X, y = digits
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
     grid = GridSearchCV(
@@ -108,7 +107,7 @@ def test_grid_over_alpha_and_beta_on_digits(digits):
     assert accuracy > 0.5, accuracy  # chance is 0.1
 
 
-def test_nested_similarity_parameter_in_a_grid(digits):
+def test_nested_similarity_parameter_in_a_grid(digits, tiny):
     X, y = digits
     grid = GridSearchCV(
         tiny(similarity=PixelDistanceSimilarity(), max_epochs=1),
@@ -119,7 +118,7 @@ def test_nested_similarity_parameter_in_a_grid(digits):
         "similarity__metric"]
 
 
-def test_pipeline_with_flat_features(digits):
+def test_pipeline_with_flat_features(digits, tiny):
     X, y = digits
     flat = X.reshape(len(X), -1)
     pipe = Pipeline([("scale", MinMaxScaler()),
@@ -132,7 +131,7 @@ def test_pipeline_with_flat_features(digits):
     assert grid.best_params_["clf__alpha"] in (0.0, 0.1)
 
 
-def test_string_labels_and_uint8_input(digits):
+def test_string_labels_and_uint8_input(digits, tiny):
     X, y = digits
     names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven",
                       "eight", "nine"])
@@ -145,19 +144,19 @@ def test_string_labels_and_uint8_input(digits):
     np.testing.assert_allclose(clf.input_mean_, [X8[:1000].mean() / 255], rtol=1e-4)
 
 
-def test_decision_function_and_predict_proba_agree(digits):
+def test_decision_function_and_predict_proba_agree(digits, tiny):
     X, y = digits
     clf = tiny(max_epochs=1, similarity="uniform").fit(X[:200], y[:200])
     logits = clf.decision_function(X[:50])
     proba = clf.predict_proba(X[:50])
     assert logits.shape == proba.shape == (50, 10)
-    assert logits.dtype == proba.dtype == np.float32
+    assert logits.dtype == np.float64 and proba.dtype == np.float32
     soft = np.exp(logits - logits.max(1, keepdims=True))
     np.testing.assert_allclose(soft / soft.sum(1, keepdims=True), proba, atol=1e-6)
     np.testing.assert_array_equal(clf.predict(X[:50]), clf.classes_[logits.argmax(1)])
 
 
-def test_wrong_shapes_raise(digits):
+def test_wrong_shapes_raise(digits, tiny):
     X, y = digits
     with pytest.raises(ValueError, match="input_shape"):
         tiny().fit(X.reshape(len(X), -1), y)
@@ -188,7 +187,7 @@ def test_wrong_shapes_raise(digits):
         (dict(amp="yes"), "amp"),
     ],
 )
-def test_bad_parameters_raise_in_fit(digits, params, match):
+def test_bad_parameters_raise_in_fit(digits, params, match, tiny):
     X, y = digits
     with pytest.raises(ValueError, match=match):
         tiny(**params).fit(X[:50], y[:50])
@@ -209,7 +208,7 @@ def test_params_clone_and_nested_similarity():
         SimilarityLSClassifier(similarity="uniform").set_params(similarity__metric="l1")
 
 
-def test_seeded_fit_is_reproducible_and_leaves_global_rng_alone(digits):
+def test_seeded_fit_is_reproducible_and_leaves_global_rng_alone(digits, tiny):
     X, y = digits
     torch.manual_seed(123)
     before = torch.get_rng_state()
@@ -223,7 +222,7 @@ def test_seeded_fit_is_reproducible_and_leaves_global_rng_alone(digits):
     assert not torch.equal(c.module_.fc.weight, a.module_.fc.weight)
 
 
-def test_mixup_and_augmentation_change_training(digits):
+def test_mixup_and_augmentation_change_training(digits, tiny):
     X, y = digits
     base = tiny(similarity="uniform", max_epochs=2).fit(X[:300], y[:300])
     mix = tiny(similarity="uniform", max_epochs=2, mixup_alpha=1.0).fit(X[:300], y[:300])
@@ -232,14 +231,14 @@ def test_mixup_and_augmentation_change_training(digits):
     assert not torch.equal(base.module_.fc.weight, aug.module_.fc.weight)
 
 
-def test_module_as_class_gets_channels_and_classes(digits):
+def test_module_as_class_gets_channels_and_classes(digits, tiny):
     X, y = digits
     clf = tiny(module=SmallCNN, similarity="uniform", max_epochs=1).fit(X[:100], y[:100])
     assert clf.module_.fc.out_features == 10
     assert clf.module_.features[0].in_channels == 1
 
 
-def test_pickle_round_trip(digits):
+def test_pickle_round_trip(digits, tiny):
     X, y = digits
     clf = tiny(max_epochs=1, similarity="uniform").fit(X[:200], y[:200])
     back = pickle.loads(pickle.dumps(clf))
@@ -247,3 +246,25 @@ def test_pickle_round_trip(digits):
     assert back.device is None and back.device_ == clf.device_
     back.partial_fit(X[:200], y[:200])  # training continues after loading
     assert len(back.history) == 2
+
+
+def test_unfitted_pickle_round_trip_is_silent(tiny):
+    # no skorch DeviceWarning for device=None (warnings are errors here, and
+    # joblib forwards the filters to its workers)
+    clf = pickle.loads(pickle.dumps(tiny(similarity="uniform")))
+    assert clf.device is None and clf.get_params()["alpha"] == 0.1
+
+
+def test_post_hoc_temperature_scaling_stacks_on_the_logits(digits, tiny):
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.metrics import log_loss
+
+    X, y = digits
+    clf = tiny(similarity="uniform", alpha=0.3, max_epochs=4).fit(X[:800], y[:800])
+    cal = CalibratedClassifierCV(FrozenEstimator(clf), method="temperature")
+    cal.fit(X[800:1300], y[800:1300])
+    before = log_loss(y[1300:], clf.predict_proba(X[1300:]), labels=clf.classes_)
+    after = log_loss(y[1300:], cal.predict_proba(X[1300:]), labels=clf.classes_)
+    assert after < before  # alpha=0.3 smoothing leaves the net underconfident
+    np.testing.assert_array_equal(cal.predict(X[1300:]), clf.predict(X[1300:]))
