@@ -40,10 +40,10 @@ def add_parser(subparsers):
     parser.add_argument("--out", default="simcalib-demo", metavar="DIR",
                         help="folder for the reliability diagrams and tables (default simcalib-demo)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    add_training_arguments(parser, epochs=20, batch_size=32, lr=5e-3)
-    # The tiny network gains nothing from more threads, and on a busy machine
-    # several OpenMP threads per process make small batches many times slower.
-    parser.set_defaults(func=run, threads=1, _parser=parser)
+    # threads=1: the tiny network gains nothing from more threads, and on a
+    # busy machine several OpenMP threads make small batches many times slower.
+    add_training_arguments(parser, epochs=20, batch_size=32, lr=5e-3, threads=1)
+    parser.set_defaults(func=run, _parser=parser)
     return parser
 
 

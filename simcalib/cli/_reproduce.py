@@ -45,7 +45,7 @@ def _ints(text):
     return values
 
 
-def add_training_arguments(parser, *, epochs, batch_size, lr):
+def add_training_arguments(parser, *, epochs, batch_size, lr, threads=None):
     """Options shared by ``demo`` and ``reproduce``."""
     parser.add_argument("--epochs", type=int, default=epochs, help=f"training epochs (default {epochs})")
     parser.add_argument("--batch-size", type=int, default=batch_size,
@@ -59,8 +59,9 @@ def add_training_arguments(parser, *, epochs, batch_size, lr):
                         help="word2vec / GloVe file for the WE method (e.g. glove.6B.50d.top100k.txt.gz)")
     parser.add_argument("--device", default="auto",
                         help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ...")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=threads,
+                        help="torch CPU threads (default: "
+                             + (f"{threads})" if threads else "torch's choice)"))
     parser.add_argument("--quiet", action="store_true", help="no per-epoch log")
 
 

@@ -417,6 +417,7 @@ def run_experiment(config, out, *, callbacks=(), log=None, command=None):
         f"{len(data.y_test)} test images of shape {data.image_shape}, {data.n_classes} classes; "
         f"device {resolve_device(config.device)}")
     ood = _ood_sets(config, data)
+    _preflight(order, config, data, log)
 
     done = {}
     n_trained = n_skipped = 0
@@ -460,6 +461,16 @@ def run_experiment(config, out, *, callbacks=(), log=None, command=None):
         config, summary, sweeps, done, first, ood, command, elapsed, files, data))
     log(f"wrote {files['markdown']} and {files['csv']} ({elapsed:.1f} s)")
     return ExperimentResult(records, summary, table, files, n_trained, n_skipped)
+
+
+def _preflight(order, config, data, log):
+    """Fail before any training when the word vectors lack a class name."""
+    if any(r.targets == "we" for r in order):
+        from simcalib.experiments._train import make_similarity
+
+        sim = make_similarity("we", config, data, 0)
+        sim.fit(None, np.arange(data.n_classes))
+        log(f"word vectors: every class name found in {config.word_vectors}")
 
 
 def _sweep_points(sweeps, done, which):

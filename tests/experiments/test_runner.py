@@ -139,3 +139,12 @@ def test_posthoc_methods_use_the_one_hot_network(tmp_path):
 def npz_logits(tmp_path):
     with np.load(tmp_path / "runs" / "one-hot" / "seed0" / "outputs.npz") as npz:
         return npz["logits_test"]
+
+
+def test_missing_word_vectors_fail_before_training(tmp_path):
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("2 3\nzero 1 0 0\none 0 1 0\n")
+    cfg = tiny(methods=("one-hot", "we"), word_vectors=str(vectors))
+    with pytest.raises(ValueError, match="'two'.*'three'"):
+        run_experiment(cfg, tmp_path / "out", log=lambda s: None)
+    assert not (tmp_path / "out" / "runs").exists()
