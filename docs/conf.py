@@ -233,8 +233,21 @@ def write_report_fragments() -> None:
         _write(FRAGMENTS / f"{page}.inc", "\n".join(out))
 
 
+def write_quickstart() -> None:
+    """Copy the README's quick start, so the two never disagree."""
+    text = (ROOT / "README.md").read_text()
+    match = re.search(r"## Quick start\n(.*?)```python\n(.*?)```", text, re.S)
+    if match is None:
+        raise RuntimeError("README.md has no '## Quick start' section with a python block")
+    intro = " ".join(match.group(1).split())
+    intro = re.sub(r"`([^`]+)`", r"``\1``", intro)  # Markdown code -> reST literal
+    code = "\n".join(("   " + line).rstrip() for line in match.group(2).rstrip().splitlines())
+    _write(FRAGMENTS / "quickstart.inc", f"{intro}\n\n.. code-block:: python\n\n{code}\n")
+
+
 write_cli_reference()
 write_report_fragments()
+write_quickstart()
 
 # -- The API reference lists every public name ---------------------------------
 
@@ -331,7 +344,7 @@ def _data_docstrings(app, what, name, obj, options, lines):
         module_name = f"{package_name}.{info.name}"
         try:
             docs = ModuleAnalyzer.for_module(module_name).find_attr_docs()
-        except Exception:  # noqa: BLE001 - any module that cannot be analysed
+        except Exception:  # any module that cannot be analysed
             continue
         if ("", attr) in docs and getattr(import_module(module_name), attr, None) is obj:
             lines[:] = list(docs[("", attr)])

@@ -1,7 +1,7 @@
 """
-==================================================================
+====================================================================
 Comparing temperature scaling, ensemble TS and Dirichlet calibration
-==================================================================
+====================================================================
 
 The post-hoc calibrators of :mod:`simcalib.calibration` are fitted on the
 logits of a held-out *calibration* set and evaluated on a separate test set.
@@ -115,7 +115,9 @@ for name, p in probs.items():
 # --------------------
 from simcalib import ReliabilityDisplay
 
-fig, axes = plt.subplots(1, len(probs), figsize=(3.2 * len(probs), 3.6), sharey=True, layout="constrained")
-for ax, (name, p) in zip(axes, probs.items()):
+fig, axes = plt.subplots(2, 3, figsize=(11, 7.5), sharey=True, layout="constrained")
+for ax, (name, p) in zip(axes.ravel(), probs.items()):
     ReliabilityDisplay.from_predictions(y_test, p, name=name, ax=ax)
+for ax in axes.ravel()[len(probs):]:
+    ax.set_visible(False)
 plt.show()

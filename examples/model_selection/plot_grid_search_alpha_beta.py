@@ -1,7 +1,7 @@
 """
-================================================
+=========================================
 Choosing alpha and beta with GridSearchCV
-================================================
+=========================================
 
 ``alpha`` (how much mass leaves the true class) and ``beta`` (how strongly
 it follows the class similarity) are ordinary parameters of
@@ -37,7 +37,6 @@ from simcalib.classifier import SimilarityLSClassifier
 from simcalib.datasets import load_digits_images
 from simcalib.metrics import ece_scorer, expected_calibration_error
 from simcalib.similarity import PixelDistanceSimilarity
-
 
 
 class MLP(torch.nn.Module):

@@ -1,7 +1,7 @@
 """
-==========================================
+=======================================
 From images to calibrated probabilities
-==========================================
+=======================================
 
 The whole pipeline on scikit-learn's digits, in the order of the data flow:
 

@@ -1,7 +1,7 @@
 """
-===================================
+================================
 The smoother's soft-label matrix
-===================================
+================================
 
 :class:`~simcalib.SimilaritySmoother` turns a matrix of class distances into
 smooth labels: the true class keeps ``1 - alpha`` and the remaining
