@@ -169,21 +169,21 @@ def write_cli_reference() -> None:
 #: results pages show each file that exists and, for the others, the command.
 REPORTS = {
     "benchmarks": [
-        ("benchmarks/metrics.txt", "Calibration metrics", "python benchmarks/metrics.py"),
+        ("benchmarks/metrics.txt", "Calibration metrics", "python benchmarks/bench_metrics.py"),
         (
             "benchmarks/calibration.txt",
             "Post-hoc calibrators",
-            "python benchmarks/calibration.py",
+            "python benchmarks/bench_calibration.py",
         ),
         (
             "benchmarks/similarity.txt",
             "Class distances",
-            "python benchmarks/similarity.py",
+            "python benchmarks/bench_similarity.py",
         ),
         (
             "benchmarks/training.txt",
             "Training throughput",
-            "python benchmarks/training.py",
+            "python benchmarks/bench_training.py",
         ),
     ],
     "results": [
