@@ -300,27 +300,41 @@ def _check_api_reference(app):
 
 
 def _resolve_reexports(app, env, node, contnode):
-    """Resolve ``simcalib.TemperatureScaling`` to ``simcalib.calibration.TemperatureScaling``.
+    """Resolve references the Python domain could not place.
 
-    Classes are documented where they are defined but users (and docstrings)
-    often name them by their top-level re-export; map those references.
+    * ``simcalib.TemperatureScaling`` (a top-level re-export) goes to
+      ``simcalib.calibration.TemperatureScaling``, where it is documented;
+    * a short name such as ``SimilarityLSClassifier`` written in a module
+      other than the one that documents it goes to the one documented
+      simcalib object of that name, when there is exactly one.
     """
     if node.get("refdomain") != "py":
         return None
     target = node.get("reftarget", "")
+    domain = env.get_domain("py")
     if target.startswith("simcalib."):
         rest = target[len("simcalib."):]
     elif node.get("py:module") == "simcalib":
         rest = target
     else:
+        rest = None
+    if rest is not None and rest.split(".", 1)[0] in simcalib._LAZY:
+        module = simcalib._LAZY[rest.split(".", 1)[0]]
+        return domain.resolve_xref(
+            env, node["refdoc"], app.builder, node["reftype"], f"{module}.{rest}", node, contnode
+        )
+    if target.startswith("simcalib.") or "." in target.lstrip("."):
         return None
-    head = rest.split(".", 1)[0]
-    module = simcalib._LAZY.get(head)
-    if module is None:
+    suffix = "." + target.lstrip(".")
+    matches = [  # canonical aliases (simcalib.classifier.estimator.X) do not count
+        name for name, entry in domain.objects.items()
+        if name.startswith("simcalib.") and name.endswith(suffix)
+        and not getattr(entry, "aliased", False)
+    ]
+    if len(matches) != 1:
         return None
-    domain = env.get_domain("py")
     return domain.resolve_xref(
-        env, node["refdoc"], app.builder, node["reftype"], f"{module}.{rest}", node, contnode
+        env, node["refdoc"], app.builder, node["reftype"], matches[0], node, contnode
     )
 
 
