@@ -100,7 +100,7 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
         n_present = np.unique(y).shape[0]
         if n_present < 2:
             raise ValueError(
-                f"y has a single class ({np.unique(y).tolist()}); a calibration set "
+                f"y has only one class ({np.unique(y).tolist()}); a calibration set "
                 "needs at least two classes"
             )
         self.classes_ = classes
@@ -182,7 +182,8 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             Entries of ``classes_``.
         """
-        return self.classes_[np.argmax(self.predict_log_proba(X), axis=1)]
+        log_proba = self.predict_log_proba(X)  # checks fitted before classes_
+        return self.classes_[np.argmax(log_proba, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

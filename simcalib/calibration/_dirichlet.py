@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import log_softmax
+from sklearn.metrics import log_loss, make_scorer
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -32,7 +33,7 @@ class DirichletCalibrator(_FullLinearCalibrator):
         (the normalised form of Kull et al.); ``"l2"`` is
         ``lambda / (K (K+1)) * (sum W_ij^2 + sum b_j^2)``; ``"none"`` adds
         nothing.
-    reg_lambda : float, default=0.01
+    reg_lambda : float, default=1.0
         ``lambda`` above.
     reg_mu : float or None, default=None
         ``mu`` above (ODIR only); ``None`` uses ``reg_lambda``.
@@ -79,7 +80,7 @@ class DirichletCalibrator(_FullLinearCalibrator):
         self,
         *,
         reg="odir",
-        reg_lambda=0.01,
+        reg_lambda=1.0,
         reg_mu=None,
         input_type="logits",
         classes=None,
@@ -148,7 +149,7 @@ class DirichletCalibratorCV(BaseCalibrator):
     reg : {"odir", "l2"}, default="odir"
         Penalty of the underlying :class:`DirichletCalibrator`.
     cv : int or cross-validation generator, default=5
-        Number of stratified folds, or a splitter.
+        Number of stratified folds (shuffled with seed 0), or a splitter.
     input_type : {"logits", "probabilities"}, default="logits"
         What the columns of ``X`` hold.
     classes : array-like of shape (n_classes,), default=None
@@ -227,9 +228,10 @@ class DirichletCalibratorCV(BaseCalibrator):
         """
         if self.reg not in ("odir", "l2"):
             raise ValueError(f"reg must be 'odir' or 'l2'; got {self.reg!r}")
-        # validates X, y and sets classes_ / n_features_in_
-        self._validate_fit_data(X, y)
-        X, y = validate_data(self, X, y, dtype=np.float64, reset=False)
+        # validates X, y and sets classes_ / n_features_in_; the search runs
+        # on column indices so that any column order of classes_ works
+        _, y_idx = self._validate_fit_data(X, y)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
         cv = self.cv
         if isinstance(cv, int) or hasattr(cv, "__index__"):
             check_scalar_in_range(cv, "cv", lo=2, integer=True)
@@ -239,19 +241,26 @@ class DirichletCalibratorCV(BaseCalibrator):
             reg=self.reg,
             input_type=self.input_type,
             # every fold calibrator knows all columns, even if a fold lacks a class
-            classes=self.classes_,
+            classes=np.arange(len(self.classes_)),
             max_iter=self.max_iter,
             tol=self.tol,
+        )
+        # log-loss with all columns as labels: a fold may lack a class
+        scoring = make_scorer(
+            log_loss,
+            response_method="predict_proba",
+            greater_is_better=False,
+            labels=np.arange(len(self.classes_)),
         )
         search = GridSearchCV(
             base,
             grid,
-            scoring="neg_log_loss",
+            scoring=scoring,
             cv=cv,
             n_jobs=self.n_jobs,
             error_score="raise",
         )
-        search.fit(X, y)
+        search.fit(X, y_idx)
         self.best_params_ = search.best_params_
         self.cv_results_ = search.cv_results_
         self.calibrator_ = search.best_estimator_

@@ -265,7 +265,7 @@ class MatrixScaling(_FullLinearCalibrator):
         Penalty added to the mean NLL: ``"odir"`` is
         ``lambda / (K (K-1)) * sum_{i != j} W_ij^2 + mu / K * sum_j b_j^2``;
         ``"l2"`` is ``lambda / (K (K+1)) * (sum W_ij^2 + sum b_j^2)``.
-    reg_lambda : float, default=0.01
+    reg_lambda : float, default=1.0
         ``lambda`` above.
     reg_mu : float or None, default=None
         ``mu`` above (ODIR only); ``None`` uses ``reg_lambda``.
@@ -308,7 +308,7 @@ class MatrixScaling(_FullLinearCalibrator):
         self,
         *,
         reg="odir",
-        reg_lambda=0.01,
+        reg_lambda=1.0,
         reg_mu=None,
         input_type="logits",
         classes=None,

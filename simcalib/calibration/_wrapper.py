@@ -15,6 +15,7 @@ from sklearn.utils.validation import (
     _num_samples,
     check_consistent_length,
     check_is_fitted,
+    column_or_1d,
 )
 
 from simcalib.calibration._base import PROBA_EPS
@@ -139,11 +140,15 @@ class CalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         if not isinstance(self.ensemble, bool | np.bool_):
             raise ValueError(f"ensemble must be a bool; got {self.ensemble!r}")
+        if y is None:
+            raise ValueError(
+                "CalibratedClassifier requires y to be passed, but the target y is None"
+            )
         X, y = indexable(X, y)
         check_consistent_length(X, y)
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y.ravel()
+        y = column_or_1d(y, warn=True)
+        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+            raise ValueError("Input y contains NaN or infinity")
         check_classification_targets(y)
         estimator = self._get_estimator()
 
@@ -165,7 +170,7 @@ class CalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             n_classes = len(self.classes_)
             if n_classes < 2:
                 raise ValueError(
-                    f"y has a single class ({self.classes_.tolist()}); "
+                    f"y has only one class ({self.classes_.tolist()}); "
                     "CalibratedClassifier needs at least two classes"
                 )
             cv = check_cv(5 if self.cv is None else self.cv, y, classifier=True)
@@ -281,6 +286,7 @@ class CalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             Entries of ``classes_``.
         """
+        check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def __sklearn_tags__(self):
