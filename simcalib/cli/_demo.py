@@ -21,8 +21,8 @@ from simcalib.cli import CommandError
 from simcalib.cli._reproduce import (
     add_training_arguments,
     command_line,
+    limit_threads,
     require_torch,
-    set_threads,
 )
 
 __all__ = ["add_parser", "run", "DEMO_METHODS"]
@@ -75,7 +75,6 @@ def run(args):
     if args.word_vectors and not Path(args.word_vectors).expanduser().exists():
         raise CommandError(f"--word-vectors: {args.word_vectors} does not exist")
     require_torch()
-    set_threads(args.threads)
     methods = DEMO_METHODS + (("we",) if args.word_vectors else ())
     missing = _unavailable(methods)
     if missing:
@@ -94,7 +93,8 @@ def run(args):
     print(f"simcalib demo: digits, small CNN, {args.epochs} epochs, seed {args.seed}; "
           f"{len(methods)} methods", file=sys.stderr, flush=True)
     # Networks and checkpoints go to a scratch folder: a demo always starts fresh.
-    with tempfile.TemporaryDirectory(prefix="simcalib-demo-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="simcalib-demo-") as scratch, \
+            limit_threads(args.threads):
         result = run_experiment(config, scratch, command=command_line(args, "demo"),
                                 log=_log)
         for key, name in (("fig1", "fig1_reliability.png"), ("markdown", "results.md"),

@@ -9,6 +9,7 @@ runs are skipped and an unfinished one continues from its last epoch.
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import sys
 
@@ -136,15 +137,28 @@ def _check_positive(args, names):
             raise CommandError(f"--{name.replace('_', '-')} must be >= 1; got {value}")
 
 
-def set_threads(threads):
-    """Apply ``--threads`` (torch intra-op threads)."""
+@contextlib.contextmanager
+def limit_threads(threads):
+    """Apply ``--threads`` to torch and to the BLAS / OpenMP pools, then restore.
+
+    On a busy machine, small matrix products and tiny networks run many
+    times slower with several threads per process than with one.
+    """
     if threads is None:
+        yield
         return
     if threads < 1:
         raise CommandError(f"--threads must be >= 1; got {threads}")
     import torch
+    from threadpoolctl import threadpool_limits
 
+    old = torch.get_num_threads()
     torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def require_torch():
@@ -218,10 +232,10 @@ def run(args, *, callbacks=()):
 
     config = build_config(args)
     require_torch()
-    set_threads(args.threads)
     command = command_line(args, "reproduce")
     try:
-        result = run_experiment(config, args.out, callbacks=callbacks, command=command)
+        with limit_threads(args.threads):
+            result = run_experiment(config, args.out, callbacks=callbacks, command=command)
     except KeyboardInterrupt:
         print(f"simcalib reproduce: interrupted; run the same command again to resume "
               f"from {args.out}", file=sys.stderr)

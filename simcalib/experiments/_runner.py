@@ -335,7 +335,7 @@ def _calibrate(run, config, data, ood, out, log):
         raise RuntimeError(f"one-hot run of seed {run.seed} is missing")
     _, base_out = base
     start = time.monotonic()
-    cal = make_calibrator(run.method, run.seed)
+    cal = make_calibrator(run.method, run.seed, data.y_holdout)
     cal.fit(base_out["logits_holdout"].astype(np.float64), data.y_holdout)
     outputs = {"probs_test": cal.predict_proba(base_out["logits_test"].astype(np.float64))}
     for i in range(len(ood)):

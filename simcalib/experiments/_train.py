@@ -122,10 +122,12 @@ def make_classifier(targets, alpha, beta, config, data, seed, *, callbacks=()):
     )
 
 
-def make_calibrator(key, seed):
+def make_calibrator(key, seed, y_holdout=None):
     """The post-hoc calibrator of a method key (``"ts"``, ``"dir-odir"``, ``"ets"``).
 
-    Each is fitted on held-out logits ``(n, K)`` and labels.
+    Each is fitted on held-out logits ``(n, K)`` and labels. Dir-ODIR
+    chooses its regularisation by 5-fold CV (fewer folds when a class of
+    ``y_holdout`` has fewer than 5 samples).
 
     Examples
     --------
@@ -141,7 +143,10 @@ def make_calibrator(key, seed):
     if key == "dir-odir":
         est = cal.DirichletCalibratorCV()
         params = est.get_params()
-        for name, value in (("reg", "odir"), ("random_state", seed)):
+        folds = 5
+        if y_holdout is not None:
+            folds = int(max(2, min(5, np.bincount(np.asarray(y_holdout)).min())))
+        for name, value in (("reg", "odir"), ("cv", folds), ("random_state", seed)):
             if name in params:
                 est.set_params(**{name: value})
         return est
