@@ -196,32 +196,38 @@ def write_report_fragments() -> None:
     """Include every benchmark / result file that exists, and nothing else.
 
     Benchmarks and reproduction runs are produced by other commands (often on
-    another machine), so the pages list what is there at build time; a file
-    that is missing is named together with the command that writes it.
+    another machine), so the pages list what is there at build time: the
+    known files first (a missing one is named with the command that writes
+    it), then any other ``.txt`` / ``.md`` table and ``.png`` / ``.svg``
+    figure under ``docs/<page>/``, sub-folders included.
     """
+    texts, figures = {".txt", ".md"}, {".png", ".svg"}
     for page, known in REPORTS.items():
         seen = {DOCS / rel for rel, _, _ in known}
-        # results/benchmark files added later without a title entry are shown too
         folder = DOCS / page
-        extra = sorted(
-            p
-            for p in (folder.rglob("*") if folder.is_dir() else [])
-            if p.is_file() and p.suffix in {".txt", ".md"} and p not in seen
+        extra = sorted(  # per folder: tables first, then figures
+            (
+                p
+                for p in (folder.rglob("*") if folder.is_dir() else [])
+                if p.is_file() and p.suffix in texts | figures and p not in seen
+            ),
+            key=lambda p: (str(p.parent), p.suffix in figures, p.name),
         )
         entries = list(known) + [
-            (str(p.relative_to(DOCS)), p.name, None) for p in extra
+            (str(p.relative_to(DOCS)), str(p.relative_to(folder)), None) for p in extra
         ]
         out = []
         for rel, title, command in entries:
             path = DOCS / rel
             out += [title, "~" * len(title), ""]
-            if path.is_file() and path.stat().st_size > 0:
-                language = "text"
+            if path.suffix in figures and path.is_file():
+                out += [f".. figure:: /{rel}", "   :width: 100%", "", f"   ``docs/{rel}``", ""]
+            elif path.is_file() and path.stat().st_size > 0:
                 out += [
                     f"``docs/{rel}``:",
                     "",
                     f".. literalinclude:: /{rel}",
-                    f"   :language: {language}",
+                    "   :language: text",
                     "",
                 ]
             else:
