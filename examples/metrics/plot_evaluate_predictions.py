@@ -90,9 +90,12 @@ calibration_report(labels, probs)
 # %%
 # The same from the command line
 # ------------------------------
-# ``simcalib evaluate FILE.npz`` prints the report for a saved file; it is
-# called here through :func:`simcalib.cli.main`, which takes the arguments
-# as a list.
+# ``simcalib evaluate FILE.npz`` prints the report for a saved file (``.npz``
+# with ``y_true`` and ``logits`` or ``probs``, or a CSV with one column per
+# class); ``--json`` prints it as JSON, ``--plot FILE.png`` draws the
+# reliability diagrams, and without a file it reports on a small bundled
+# example. It is called here through :func:`simcalib.cli.main`, which takes
+# the arguments as a list.
 from simcalib.cli import main
 
 main(["evaluate", str(folder / "naive_Bayes.npz")])
