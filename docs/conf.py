@@ -188,6 +188,11 @@ REPORTS = {
     ],
     "results": [
         ("results/demo.txt", "simcalib demo (digits, CPU)", "simcalib demo --out demo-output"),
+        (
+            "_static/demo/fig1_reliability.png",
+            "simcalib demo: reliability diagrams",
+            "simcalib demo --out docs/_static/demo",
+        ),
     ],
 }
 
