@@ -276,7 +276,7 @@ class MatrixScaling(_FullLinearCalibrator):
         Label of each column of ``X``; by default the sorted labels of ``y``.
     max_iter : int, default=1000
         Maximum number of L-BFGS-B iterations.
-    tol : float, default=1e-7
+    tol : float, default=1e-6
         Relative loss decrease at which L-BFGS-B stops (its ``ftol``).
 
     Attributes
@@ -313,7 +313,7 @@ class MatrixScaling(_FullLinearCalibrator):
         input_type="logits",
         classes=None,
         max_iter=1000,
-        tol=1e-7,
+        tol=1e-6,
     ):
         self.reg = reg
         self.reg_lambda = reg_lambda

@@ -108,7 +108,8 @@ def test_cv_picks_the_pair_with_the_lowest_mean_fold_log_loss():
 
 def test_default_grid_follows_the_reference():
     grid = dirichlet_reg_grid()
-    assert grid["reg_lambda"][:3] == [0.0025, 0.005, 0.01]
-    assert grid["reg_mu"] == [0.01, 0.1, 1.0]
+    assert grid["reg_lambda"][:3] == [0.025, 0.05, 0.1]
+    assert grid["reg_lambda"][-1] == 100.0
+    assert grid["reg_mu"] == [0.1, 10.0]
     with pytest.raises(ValueError, match="cv"):
         DirichletCalibratorCV(cv=1).fit(*overconfident_logits(50, 3))
