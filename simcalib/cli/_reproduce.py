@@ -181,6 +181,11 @@ def build_config(args):
         methods = tuple(m.key for m in get_methods(args.methods))
     except ValueError as exc:
         raise CommandError(f"--methods: {exc}") from None
+    if "tiny-imagenet" in (args.dataset, args.ood_dataset):
+        try:
+            import PIL  # noqa: F401
+        except ImportError:
+            raise CommandError("Tiny-ImageNet needs Pillow: pip install 'simcalib[images]'") from None
     if args.dataset != "digits" and not args.data_dir:
         raise CommandError(f"--data-dir is required for --dataset {args.dataset}")
     if args.word_vectors is None and ("we" in methods or args.sweep_method == "we"):

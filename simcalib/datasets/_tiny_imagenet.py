@@ -168,6 +168,15 @@ def _open_source(root):
     return _Source(str(path), _strip_prefix(files, path))
 
 
+def _require_pillow():
+    try:
+        import PIL  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "load_tiny_imagenet decodes JPEGs with Pillow: pip install 'simcalib[images]'"
+        ) from None
+
+
 def _decode_chunk(items):
     """Decode ``[(where, bytes-or-path), ...]`` into an (n, H, W, 3) uint8 array."""
     from PIL import Image, UnidentifiedImageError
@@ -474,6 +483,7 @@ def load_tiny_imagenet(
             f"Tiny-ImageNet not found: {path} does not exist (expected a "
             f"{_FOLDER} folder, its zip or a tar archive)"
         )
+    _require_pillow()
     entry = None
     if cache:
         cache_root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()

@@ -32,6 +32,12 @@ class ExperimentData:
         comma-separated synonyms of ``words.txt`` for Tiny-ImageNet.
     name : str
         Dataset name.
+
+    Examples
+    --------
+    >>> d = load_experiment_data("digits")
+    >>> d.n_classes, d.image_shape
+    (10, (1, 8, 8))
     """
 
     X_train: np.ndarray
@@ -178,7 +184,7 @@ def _sample_image_patches(n, shape, rng):
     return out.transpose(0, 3, 1, 2)  # (n, c, h, w), values 0..255
 
 
-def ood_inputs(data, *, n=500, other=None, random_state=0):
+def ood_inputs(data, *, n=500, other=None, other_name="other dataset", random_state=0):
     """Out-of-distribution inputs for the paper's Fig. 3.
 
     Parameters
@@ -193,13 +199,16 @@ def ood_inputs(data, *, n=500, other=None, random_state=0):
         to the channel count when needed. Default: random crops of
         scikit-learn's sample photos (needs Pillow), downsampled to the image
         size.
+    other_name : str, default="other dataset"
+        Key of ``other`` in the result (e.g. ``"Tiny-ImageNet val"``).
     random_state : int, default=0
         Seed.
 
     Returns
     -------
     ood : dict of str -> ndarray
-        ``"other dataset"`` (when available) and ``"uniform noise"``, each of
+        ``other_name`` (or ``"sample photo crops"`` by default, when Pillow is
+        installed) and ``"uniform noise"``, each of
         shape (n, C, H, W) and the dtype of ``data.X_train``.
 
     Examples
@@ -224,14 +233,14 @@ def ood_inputs(data, *, n=500, other=None, random_state=0):
         imgs = imgs[:, :, rows][:, :, :, cols]
         if imgs.shape[1] != c:
             imgs = imgs.mean(axis=1, keepdims=True).repeat(c, axis=1)
-        result["other dataset"] = imgs
+        result[other_name] = imgs
     else:
         try:
             patches = _sample_image_patches(n, (c, h, w), rng)
         except ImportError:  # Pillow missing: scikit-learn cannot read the photos
             patches = None
         if patches is not None:
-            result["other dataset"] = patches * (hi / 255.0)
+            result["sample photo crops"] = patches * (hi / 255.0)
     result["uniform noise"] = rng.uniform(0.0, hi, size=(n, c, h, w)).astype(np.float32)
     dtype = data.X_train.dtype
     return {

@@ -98,6 +98,13 @@ class ExperimentConfig:
         Number of OOD images of each kind.
     quiet : bool, default=False
         No per-epoch log of the networks.
+
+    Examples
+    --------
+    >>> cfg = ExperimentConfig(methods=("one-hot", "we"), seeds=(0, 1), epochs=2,
+    ...                        word_vectors="glove.txt")
+    >>> cfg.identity()["epochs"], "seeds" in cfg.identity()
+    (2, False)
     """
 
     dataset: str = "digits"
@@ -155,6 +162,11 @@ class ExperimentResult:
         Written files (``"csv"``, ``"markdown"``, ``"fig1"``, ...).
     n_trained, n_skipped : int
         Runs computed now / found finished.
+
+    Examples
+    --------
+    >>> ExperimentResult(records=[], summary={}, table="").n_trained
+    0
     """
 
     records: list
@@ -281,7 +293,8 @@ def _ood_sets(config, data):
             raise ValueError(
                 f"ood_dataset must be 'tiny-imagenet', 'cifar100' or 'digits'; got {config.ood_dataset!r}"
             )
-    return ood_inputs(data, n=config.n_ood, other=other, random_state=0)
+    name = f"{config.ood_dataset} test images" if other is not None else "other dataset"
+    return ood_inputs(data, n=config.n_ood, other=other, other_name=name, random_state=0)
 
 
 def _train(run, config, data, ood, folder, callbacks, log):
@@ -526,8 +539,9 @@ def _markdown(config, summary, sweeps, done, first, ood, command, elapsed, files
         f"- seeds: {', '.join(map(str, config.seeds))}; entries are mean ± std over seeds",
         f"- device: {_device_name(config)}; python {platform.python_version()}, "
         f"{platform.machine()}",
-        f"- wall time of this invocation: {elapsed:.0f} s (finished runs found on disk are "
-        "not re-timed)",
+        f"- time: {_run_seconds(done):.0f} s of training and calibration summed over the "
+        f"{len(done)} runs (also those finished by earlier invocations); this invocation "
+        f"took {elapsed:.0f} s",
         "",
         "ECE and accuracy in %, NLL in nats (15 bins; KDE: triweight kernel).",
         "",
@@ -560,6 +574,11 @@ def _markdown(config, summary, sweeps, done, first, ood, command, elapsed, files
     if figs:
         lines += ["## Figures", ""] + [f"![{k}]({p.name})" for k, p in figs] + [""]
     return "\n".join(lines)
+
+
+def _run_seconds(done):
+    return sum(float(res.get("train_seconds") or res.get("fit_seconds") or 0.0)
+               for res, _ in done.values())
 
 
 def _device_name(config):

@@ -96,3 +96,14 @@ def test_atomic_write_keeps_old_content_on_failure(tmp_path, monkeypatch):
 def test_verify_argument_is_checked(tmp_path):
     with pytest.raises(ValueError, match="verify"):
         load_array_cache(tmp_path, verify="nope")
+
+
+def test_atomic_write_uses_umask_permissions(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "f", b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f").stat().st_mode & 0o777 == 0o644

@@ -47,13 +47,13 @@ def test_errors(kwargs, match):
 def test_ood_inputs_shapes_and_ranges():
     d = load_experiment_data("digits")
     ood = ood_inputs(d, n=7)
-    assert list(ood) == ["other dataset", "uniform noise"]
+    assert list(ood) == ["sample photo crops", "uniform noise"]
     for x in ood.values():
         assert x.shape == (7, 1, 8, 8) and x.dtype == np.float32
         assert 0.0 <= x.min() and x.max() <= 1.0
     other = np.random.default_rng(0).integers(0, 256, (10, 3, 32, 32), dtype=np.uint8)
-    ood = ood_inputs(d, n=5, other=other)
-    x = ood["other dataset"]
+    ood = ood_inputs(d, n=5, other=other, other_name="x images")
+    x = ood["x images"]
     assert x.shape == (5, 1, 8, 8)
     # nearest-neighbour resize then channel mean, scaled to digits' [0, 1]
     picked = [i for i in range(10) if np.allclose(

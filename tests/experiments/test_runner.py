@@ -112,7 +112,7 @@ def test_sweeps_and_ood_figures(tmp_path):
     md = (tmp_path / "results.md").read_text()
     assert "## Sweep over alpha" in md and "## Sweep over beta" in md
     assert "| Uniform | 0.05 |" in md and "| L2 | 4 |" in md
-    assert "uniform noise" in md and "other dataset" in md
+    assert "uniform noise" in md and "sample photo crops" in md
     with np.load(tmp_path / "runs" / "one-hot" / "seed0" / "outputs.npz") as npz:
         assert npz["logits_ood1"].shape == (20, 4)
 
