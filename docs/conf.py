@@ -218,9 +218,13 @@ def write_report_fragments() -> None:
             ),
             key=lambda p: (str(p.parent), p.suffix in figures, p.name),
         )
-        entries = list(known) + [
-            (str(p.relative_to(DOCS)), str(p.relative_to(folder)), None) for p in extra
-        ]
+        listed = [(str(p.relative_to(DOCS)), str(p.relative_to(folder)), None) for p in extra]
+        # a README.md at the top of the folder is the page's overview: first
+        entries = (
+            [(rel, "Overview", None) for rel, name, _ in listed if name == "README.md"]
+            + list(known)
+            + [e for e in listed if e[1] != "README.md"]
+        )
         out = []
         for rel, title, command in entries:
             path = DOCS / rel
