@@ -154,7 +154,8 @@ def run(n, k, repeats, skip_netcal=False, skip_dirichlet=False):
                 return m
 
             t_nc, nc = _best_time(nc_fit, repeats)
-            t_val = float(np.ravel(nc.temperature)[0])
+            # netcal's "temperature" is the factor multiplying the logits, 1 / T
+            t_val = 1.0 / float(np.ravel(nc.temperature)[0])
             rows.append(
                 (
                     "netcal TemperatureScaling",

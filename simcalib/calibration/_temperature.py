@@ -51,7 +51,7 @@ def _nll_beta_derivatives(beta, Zs, Zs2, zs_y):
     return float(np.mean(m1 - zs_y)), float(np.mean(m2 - m1 * m1))
 
 
-def _newton_log_beta(Z, y, *, max_iter=100, rtol=1e-12):
+def _newton_log_beta(Z, y, *, max_iter=100, rtol=1e-10):
     """Root of the increasing g'(beta) on exp(LOG_BETA_BOUNDS): Newton steps
     safeguarded by bisection in log(beta), usually 5-8 passes over the data."""
     Zs, zs_y = _shift_rows(Z, y)
@@ -67,9 +67,11 @@ def _newton_log_beta(Z, y, *, max_iter=100, rtol=1e-12):
             lo = a
         if d1 == 0.0:
             break
-        # Newton on beta; fall back to bisection when the step leaves the bracket
-        new_beta = beta - d1 / d2 if d2 > 0 else -1.0
-        a_new = np.log(new_beta) if new_beta > 0 else (lo + hi) / 2
+        # Newton on a = log(beta): dg/da = beta g', d2g/da2 = beta^2 g'' + beta g';
+        # fall back to bisection when the step leaves the bracket
+        da1 = beta * d1
+        da2 = beta * beta * d2 + da1
+        a_new = a - da1 / da2 if da2 > 0 else (lo + hi) / 2
         if not lo < a_new < hi:
             a_new = (lo + hi) / 2
         if abs(a_new - a) < rtol or hi - lo < rtol:
