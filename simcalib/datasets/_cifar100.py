@@ -192,7 +192,9 @@ def load_cifar100(root, *, download=False, url=CIFAR100_URL, md5=CIFAR100_MD5):
         y_train : ndarray of shape (50000,), dtype int64
             Fine labels in [0, 100).
         X_test : ndarray of shape (10000, 3, 32, 32), dtype uint8
+            Test images.
         y_test : ndarray of shape (10000,), dtype int64
+            Fine test labels.
         y_coarse_train, y_coarse_test : ndarray of dtype int64
             Coarse (superclass) labels in [0, 20).
         class_names : list of str

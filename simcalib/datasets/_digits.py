@@ -45,6 +45,7 @@ def load_digits_images(*, dtype="float32", test_size=0.25, random_state=0):
         target : ndarray of shape (1797,), dtype int64
             Labels in [0, 10).
         X_train, X_test : ndarray of shape (n_train, 1, 8, 8) and (n_test, 1, 8, 8)
+            Training and test images.
         y_train, y_test : ndarray of dtype int64
             The stratified split.
         class_names : list of str
