@@ -24,3 +24,12 @@ def test_ci_runs_the_readme_test_command():
 def test_main_job_uses_the_console_script():
     lines = _code_block_after("Run the main job")
     assert any(ln.startswith("simcalib ") for ln in lines)
+
+
+def test_quick_start_runs(capsys):
+    text = (ROOT / "README.md").read_text()
+    match = re.search(r"## Quick start.*?```python\n(.*?)```", text, re.S)
+    assert match, "README has no python block under '## Quick start'"
+    exec(compile(match.group(1), "README quick start", "exec"), {})
+    ece = float(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0.0 <= ece < 0.5
