@@ -151,14 +151,15 @@ class ReliabilityDisplay:
         self.hist_ax_ = None
         if show_histogram:
             counts = np.asarray(self.bin_counts, dtype=float)
-            self.hist_ax_ = ax.inset_axes([0.06, 0.62, 0.34, 0.32])
+            # upper left: empty for over-confident models; title kept inside
+            self.hist_ax_ = ax.inset_axes([0.07, 0.6, 0.3, 0.28])
             self.hist_ax_.bar(
                 edges[:-1], counts / counts.sum(), width=widths, align="edge",
                 color="0.5", edgecolor="black", linewidth=0.3,
             )
             self.hist_ax_.set_xlim(0, 1)
             self.hist_ax_.set_ylim(0, 1)
-            self.hist_ax_.set_title("fraction per bin", fontsize="x-small")
+            self.hist_ax_.set_title("fraction per bin", fontsize="xx-small", pad=2)
             self.hist_ax_.set_xticks([0, 0.5, 1])
             self.hist_ax_.set_yticks([0, 0.5, 1])
             self.hist_ax_.tick_params(labelsize="xx-small")
