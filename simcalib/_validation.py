@@ -203,7 +203,10 @@ def check_labels(y_true, n_classes, *, labels=None, name="y_true"):
         found = sorted_labels[pos] == y
         if not np.all(found):
             unknown = np.unique(y[~found])[:10]
-            raise ValueError(f"{name} contains labels not in labels: {unknown.tolist()}")
+            raise ValueError(
+                f"{name} contains labels not in labels (the known classes): "
+                f"{unknown.tolist()}"
+            )
         return order[pos].astype(np.int64)
     if y.dtype.kind in "OUS":
         raise ValueError(
