@@ -16,6 +16,7 @@ __all__ = [
     "check_labels",
     "check_finite_2d",
     "check_prediction_inputs",
+    "check_scalar_in_range",
 ]
 
 #: Default tolerance on ``|sum(p_i) - 1|`` for a row of probabilities. Loose
@@ -265,20 +266,61 @@ def check_prediction_inputs(y_true, y_prob, *, labels=None, atol=ROW_SUM_ATOL):
     return y, y_prob
 
 
-def check_scalar_in_range(value, name, *, lo=None, hi=None, lo_open=False, integer=False):
-    """Check that a scalar hyper-parameter lies in a range, naming it if not.
+def check_scalar_in_range(value, name, *, lo=None, hi=None, lo_open=False, hi_open=False,
+                          integer=False, allow_inf=False):
+    """Check a scalar hyper-parameter: its type, finiteness and range, naming it if wrong.
+
+    This is the one scalar check of simcalib: every estimator and function
+    validates its numeric parameters with it (in ``fit``, before any fitted
+    attribute changes), so NaN, infinity, booleans and out-of-range values
+    are refused with the same message everywhere.
+
+    Parameters
+    ----------
+    value : object
+        The value to check. Python and numpy numbers are accepted; booleans
+        are not.
+    name : str
+        Parameter name used in error messages.
+    lo, hi : float or None, default=None
+        Bounds (None: unbounded on that side).
+    lo_open, hi_open : bool, default=False
+        Whether the bound itself is excluded.
+    integer : bool, default=False
+        Whether ``value`` must be an integer.
+    allow_inf : bool, default=False
+        Whether ``+inf`` / ``-inf`` are accepted (NaN never is).
+
+    Returns
+    -------
+    value : number
+        ``value`` unchanged.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a real number (an integer with ``integer``), is
+        NaN, is infinite without ``allow_inf``, or lies outside the range.
 
     Examples
     --------
     >>> check_scalar_in_range(15, "n_bins", lo=1, integer=True)
     15
+    >>> check_scalar_in_range(float("nan"), "alpha", lo=0, hi=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: alpha must be a finite real number; got nan
     """
     kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, kind):
         what = "an integer" if integer else "a real number"
         raise ValueError(f"{name} must be {what}; got {value!r}")
+    if not integer:
+        as_float = float(value)
+        if np.isnan(as_float) or (np.isinf(as_float) and not allow_inf):
+            raise ValueError(f"{name} must be a finite real number; got {value!r}")
     if lo is not None and (value <= lo if lo_open else value < lo):
         raise ValueError(f"{name} must be {'>' if lo_open else '>='} {lo}; got {value!r}")
-    if hi is not None and value > hi:
-        raise ValueError(f"{name} must be <= {hi}; got {value!r}")
+    if hi is not None and (value >= hi if hi_open else value > hi):
+        raise ValueError(f"{name} must be {'<' if hi_open else '<='} {hi}; got {value!r}")
     return value

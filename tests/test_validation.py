@@ -70,3 +70,27 @@ def test_scalar_range():
         check_scalar_in_range(2.5, "n_bins", lo=1, integer=True)
     with pytest.raises(ValueError, match="n_bins must be > 0"):
         check_scalar_in_range(0, "n_bins", lo=0, lo_open=True, integer=True)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), np.nan,
+                                   np.float32("nan")])
+def test_scalar_check_refuses_nan_and_inf(value):
+    from simcalib._validation import check_scalar_in_range
+
+    with pytest.raises(ValueError, match="alpha must be a finite real number"):
+        check_scalar_in_range(value, "alpha", lo=0.0, hi=1.0)
+
+
+def test_scalar_check_types_and_open_bounds():
+    from simcalib._validation import check_scalar_in_range
+
+    assert check_scalar_in_range(np.float32(0.5), "a", lo=0, hi=1) == 0.5
+    assert check_scalar_in_range(np.int64(3), "n", lo=1, integer=True) == 3
+    assert check_scalar_in_range(float("inf"), "t", lo=0, allow_inf=True) == float("inf")
+    for bad in (True, np.bool_(True), "1", None):
+        with pytest.raises(ValueError, match="must be a real number"):
+            check_scalar_in_range(bad, "a")
+    with pytest.raises(ValueError, match="must be < 1"):
+        check_scalar_in_range(1.0, "a", hi=1, hi_open=True)
+    with pytest.raises(ValueError, match="must be an integer"):
+        check_scalar_in_range(2.0, "n", integer=True)

@@ -4,22 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from simcalib._device import resolve_device
+
 __all__ = ["resolve_device", "make_similarity", "make_classifier", "make_calibrator"]
-
-
-def resolve_device(device="auto"):
-    """``"auto"`` -> ``"cuda"`` when torch sees a GPU, else ``"cpu"``.
-
-    Examples
-    --------
-    >>> resolve_device("cpu")
-    'cpu'
-    """
-    if device in (None, "auto"):
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
 
 
 def make_similarity(targets, config, data, seed):

@@ -6,35 +6,9 @@ import contextlib
 
 import torch
 
+from simcalib._device import resolve_device
+
 __all__ = ["resolve_device", "autocast", "uses_cuda"]
-
-
-def resolve_device(device):
-    """Return a concrete device string: ``"auto"`` picks CUDA when available.
-
-    Parameters
-    ----------
-    device : str, torch.device or None
-        ``"auto"`` (CUDA if :func:`torch.cuda.is_available`, else CPU),
-        None (CPU) or anything :class:`torch.device` accepts.
-
-    Returns
-    -------
-    device : str
-
-    Examples
-    --------
-    >>> resolve_device("cpu")
-    'cpu'
-    """
-    if device is None:
-        return "cpu"
-    if isinstance(device, str) and device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        return str(torch.device(device))
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device={device!r} is not a valid torch device: {exc}") from None
 
 
 def uses_cuda(device):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
+from simcalib._device import resolve_device
 from simcalib._validation import check_scalar_in_range
 from simcalib.similarity._base import BaseSimilarity
 
@@ -188,28 +189,22 @@ def _subsample_per_class(y_idx, n_classes, m, random_state):
 
 
 def _resolve_device(device):
-    """Return ``(torch module or None, device)``: None means the numpy path."""
-    if isinstance(device, str) and device == "numpy":
+    """Return ``(torch module or None, device)``: None means the numpy path.
+
+    ``device`` follows :func:`simcalib._device.resolve_device`; without torch
+    installed, None and ``"auto"`` fall back to numpy.
+    """
+    if device is None or (isinstance(device, str) and device in ("auto", "numpy")):
+        try:
+            import torch
+        except ImportError:
+            return None, None
+    resolved = resolve_device(device, allow_numpy=True)
+    if resolved == "numpy":
         return None, None
-    if isinstance(device, str) and device == "auto":
-        device = None
-    try:
-        import torch
-    except ImportError:
-        if device is not None:
-            raise ValueError(
-                f"device={device!r} needs torch, which is not installed; "
-                "use device=None or 'numpy'"
-            ) from None
-        return None, None
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        return torch, torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device must be None, 'auto', 'numpy' or a torch device; got {device!r} ({exc})"
-        ) from None
+    import torch
+
+    return torch, torch.device(resolved)
 
 
 def _mean_pairwise(X, y_idx, n_classes, *, metric, batch_size, device):
