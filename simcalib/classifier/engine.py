@@ -11,13 +11,21 @@ skorch's ``get_dataset`` and ``get_iterator`` hooks.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import torch
 from torch.utils.data import Subset
 
-from simcalib.nn._device import uses_cuda
+from simcalib.nn._device import resolve_device, uses_cuda
 
-__all__ = ["ImageTensorDataset", "DeviceBatchIterator", "place_images"]
+__all__ = [
+    "ImageTensorDataset",
+    "DeviceBatchIterator",
+    "SeededGenerator",
+    "loadable_device",
+    "place_images",
+]
 
 #: Fraction of the free GPU memory the training images may take; above it
 #: they stay in (pinned) host memory and each batch is copied over.
@@ -239,3 +247,47 @@ class DeviceBatchIterator:
             yield xb, yb
 
 
+
+
+def loadable_device(device):
+    """``device`` resolved if this machine has it, else ``"cpu"`` (for unpickling).
+
+    Examples
+    --------
+    >>> loadable_device("cpu")
+    'cpu'
+    """
+    try:
+        return resolve_device(device)
+    except ValueError:
+        return "cpu"
+
+
+class SeededGenerator(torch.Generator):
+    """The batch iterator's :class:`torch.Generator`, made picklable (device and state).
+
+    Unpickled where its GPU is missing, it becomes a CPU generator seeded
+    from the CUDA state (the two state formats differ).
+
+    Examples
+    --------
+    >>> import pickle, torch
+    >>> g = SeededGenerator().manual_seed(0)
+    >>> h = pickle.loads(pickle.dumps(g))
+    >>> torch.equal(torch.randperm(5, generator=g), torch.randperm(5, generator=h))
+    True
+    """
+
+    def __reduce__(self):
+        return (_rebuild_generator, (str(self.device), self.get_state()))
+
+
+def _rebuild_generator(device, state):
+    target = loadable_device(device)
+    gen = SeededGenerator(device=target)
+    if torch.device(target).type == torch.device(device).type:
+        gen.set_state(state)
+        return gen
+    digest = hashlib.sha256(state.numpy().tobytes()).digest()
+    gen.manual_seed(int.from_bytes(digest[:8], "little"))
+    return gen
