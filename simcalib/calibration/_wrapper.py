@@ -72,6 +72,9 @@ class CalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         The fitted pairs (one per fold with ``ensemble=True``).
     classes_ : ndarray of shape (n_classes,)
         Class labels.
+    response_method_ : str
+        The method of ``estimator`` that gives the logits
+        (``"decision_function"`` or ``"predict_proba"``).
     n_features_in_ : int
         Number of features of ``X`` (when the estimator defines it).
 
@@ -166,6 +169,7 @@ class CalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             raise ValueError("Input y contains NaN or infinity")
         check_classification_targets(y)
         estimator = self._get_estimator()
+        method = self._response_method(estimator)
 
         if isinstance(estimator, FrozenEstimator):
             check_is_fitted(estimator)
@@ -176,7 +180,7 @@ class CalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 classes_name="the classes_ of the frozen estimator",
             )
             cal = self._get_calibrator(len(classes))
-            cal.fit(self._calibrator_input(cal, estimator, X, classes), y_idx)
+            cal.fit(self._calibrator_input(cal, estimator, X, classes, method), y_idx)
             pairs = [(estimator, cal)]
         else:
             classes, y_idx = encode_labels(y, name="y")
@@ -197,16 +201,21 @@ class CalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             splits = list(cv.split(X, y))
             if self.ensemble:
                 pairs = [
-                    self._fit_pair(estimator, X, y, y_idx, classes, train, test, fit_params)
+                    self._fit_pair(
+                        estimator, X, y, y_idx, classes, method, train, test, fit_params
+                    )
                     for train, test in splits
                 ]
             else:
                 pairs = [
-                    self._fit_single(estimator, X, y, y_idx, classes, splits, fit_params)
+                    self._fit_single(
+                        estimator, X, y, y_idx, classes, method, splits, fit_params
+                    )
                 ]
 
         self.classes_ = classes
         self.calibrated_classifiers_ = pairs
+        self.response_method_ = method
         first = pairs[0][0]
         for attr in ("n_features_in_", "feature_names_in_"):
             if hasattr(first, attr):
@@ -225,18 +234,19 @@ class CalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         return est
 
-    def _fit_pair(self, estimator, X, y, y_idx, classes, train, test, fit_params):
+    def _fit_pair(self, estimator, X, y, y_idx, classes, method, train, test, fit_params):
         est = self._fit_estimator(
             estimator, _safe_indexing(X, train), y[train], classes,
             _subset(fit_params, train, y),
         )
         cal = self._get_calibrator(len(classes))
         cal.fit(
-            self._calibrator_input(cal, est, _safe_indexing(X, test), classes), y_idx[test]
+            self._calibrator_input(cal, est, _safe_indexing(X, test), classes, method),
+            y_idx[test],
         )
         return est, cal
 
-    def _fit_single(self, estimator, X, y, y_idx, classes, splits, fit_params):
+    def _fit_single(self, estimator, X, y, y_idx, classes, method, splits, fit_params):
         cal = self._get_calibrator(len(classes))
         scores = np.empty((len(y), len(classes)))
         for train, test in splits:
@@ -248,20 +258,18 @@ class CalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 _subset(fit_params, train, y),
             )
             scores[test] = self._calibrator_input(
-                cal, est, _safe_indexing(X, test), classes
+                cal, est, _safe_indexing(X, test), classes, method
             )
         cal.fit(scores, y_idx)
         return self._fit_estimator(estimator, X, y, classes, fit_params), cal
 
-    def _logits(self, est, X, classes):
+    def _response_method(self, est):
+        if self.response_method != "auto":
+            return self.response_method
+        return "decision_function" if hasattr(est, "decision_function") else "predict_proba"
+
+    def _logits(self, est, X, classes, method):
         """Logits of ``est`` on ``X`` with columns in the order of ``classes``."""
-        method = self.response_method
-        if method == "auto":
-            method = (
-                "decision_function"
-                if hasattr(est, "decision_function")
-                else ("predict_proba")
-            )
         if method == "decision_function":
             z = np.asarray(est.decision_function(X), dtype=np.float64)
             if z.ndim == 1 or z.shape[1] == 1:
@@ -280,8 +288,8 @@ class CalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             z = z[:, columns]
         return z
 
-    def _calibrator_input(self, cal, est, X, classes):
-        logits = self._logits(est, X, classes)
+    def _calibrator_input(self, cal, est, X, classes, method):
+        logits = self._logits(est, X, classes, method)
         if getattr(cal, "input_type", "logits") == "probabilities":
             return softmax(logits, axis=1)
         return logits
@@ -302,7 +310,10 @@ class CalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self)
         proba = None
         for est, cal in self.calibrated_classifiers_:
-            p = cal.predict_proba(self._calibrator_input(cal, est, X, self.classes_))
+            # the method fixed by fit: a later set_params changes nothing
+            p = cal.predict_proba(
+                self._calibrator_input(cal, est, X, self.classes_, self.response_method_)
+            )
             proba = np.array(p, dtype=np.float64) if proba is None else proba + p
         proba /= len(self.calibrated_classifiers_)
         return proba / proba.sum(axis=1, keepdims=True)

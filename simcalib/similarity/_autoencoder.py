@@ -129,18 +129,12 @@ class AutoencoderSimilarity(BaseSimilarity):
         self.verbose = verbose
 
     def _check_params(self):
+        super()._check_params()
         check_scalar_in_range(self.epochs, "epochs", lo=0, integer=True)
         check_scalar_in_range(self.batch_size, "batch_size", lo=1, integer=True)
         check_scalar_in_range(self.lr, "lr", lo=0.0, lo_open=True)
         if not (isinstance(self.latent_dim, str) and self.latent_dim == "auto"):
             check_scalar_in_range(self.latent_dim, "latent_dim", lo=1, integer=True)
-        try:
-            check_random_state(self.random_state)
-        except ValueError:
-            raise ValueError(
-                "random_state must be None, an int or a numpy RandomState; got "
-                f"{self.random_state!r}"
-            ) from None
         torch_mod, _ = _resolve_device(self.device)
         if torch_mod is None:
             raise ValueError(

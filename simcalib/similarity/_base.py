@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 
 from simcalib._validation import _is_torch_tensor, check_scalar_in_range, encode_labels
 
@@ -99,30 +100,56 @@ class BaseSimilarity(BaseEstimator):
         return self
 
     def _check_params(self):
-        """Validate the parameters (a hook; called first in :meth:`fit`)."""
+        """Validate the parameters (a hook; called first in :meth:`fit`).
+
+        The base class checks ``random_state`` when the source has one;
+        subclasses extend this (calling ``super()._check_params()``).
+        """
+        if "random_state" in self.get_params(deep=False):
+            try:
+                check_random_state(self.random_state)
+            except ValueError:
+                raise ValueError(
+                    "random_state must be None, an int or a numpy RandomState; got "
+                    f"{self.random_state!r}"
+                ) from None
 
     def _validate_X(self, X, n_samples):
-        """Return ``X`` as a numeric array of ``n_samples`` rows (no copy if possible).
+        """Return ``X`` as a real-valued array of ``n_samples`` rows (no copy if possible).
 
-        Changes no attribute (``fit`` sets ``n_features_in_``, the number of
-        values per sample, C*H*W for images, once it has succeeded).
+        uint8 images stay uint8 (no float copy of a large image set) and
+        booleans become uint8. Changes no attribute (``fit`` sets
+        ``n_features_in_``, the number of values per sample, C*H*W for
+        images, once it has succeeded).
         """
         if X is None:
             raise ValueError(f"X is required by {type(self).__name__}; got None")
         if _is_torch_tensor(X):
             X = X.detach().cpu().numpy()
-        if isinstance(X, np.ndarray) and X.dtype.kind == "b":
+        if hasattr(X, "toarray") and hasattr(X, "nnz"):
+            raise ValueError("X must be a dense array; got a sparse matrix")
+        try:
+            X = np.asarray(X)
+            if X.dtype.kind == "O":
+                X = X.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"X must be a numeric array; got {exc}") from None
+        if X.dtype.kind == "b":
             X = X.astype(np.uint8)
-        # sparse, complex, empty and non-finite inputs are rejected here; uint8
-        # images stay uint8 (no float copy of a large image set)
-        X = check_array(
-            X,
-            accept_sparse=False,
-            dtype="numeric",
-            allow_nd=True,
-            ensure_2d=True,
-            input_name="X",
-        )
+        if X.dtype.kind not in "uif":
+            raise ValueError(f"X must hold real numbers (a numeric dtype); got dtype {X.dtype}")
+        if X.ndim < 2:
+            raise ValueError(
+                f"X must have one row per sample, shape (n_samples, n_features, ...); got "
+                f"shape {X.shape}"
+            )
+        if X.shape[0] == 0 or X[:1].size == 0:
+            raise ValueError(f"X is empty: shape {X.shape}")
+        if X.dtype.kind == "f":
+            with np.errstate(over="ignore", invalid="ignore"):
+                finite = np.isfinite(X.sum()) or bool(np.isfinite(X).all())
+            if not finite:
+                raise ValueError("X contains NaN or infinity")
         if n_samples is not None and X.shape[0] != n_samples:
             raise ValueError(
                 f"X and y have different numbers of samples: {X.shape[0]} and {n_samples}"

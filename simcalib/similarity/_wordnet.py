@@ -100,6 +100,7 @@ class WordNetSimilarity(BaseSimilarity):
         return super().fit(X, y)
 
     def _check_params(self):
+        super()._check_params()
         if not isinstance(self.metric, str) or self.metric not in _METRICS:
             raise ValueError(f"metric must be one of {_METRICS}; got {self.metric!r}")
 
