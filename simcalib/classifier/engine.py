@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Subset
 
+from simcalib._validation import check_scalar_in_range
 from simcalib.nn._device import resolve_device, uses_cuda
 
 __all__ = [
@@ -188,8 +189,7 @@ class DeviceBatchIterator:
         self, dataset, batch_size=128, shuffle=False, drop_last=False, device="cpu",
         generator=None, augment=None, training=False, num_replicas=1, rank=0,
     ):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
+        check_scalar_in_range(batch_size, "batch_size", lo=1, integer=True)
         if shuffle and generator is None:
             raise ValueError("shuffle=True needs a generator")
         base, indices = _resolve(dataset)
@@ -197,6 +197,8 @@ class DeviceBatchIterator:
             raise ValueError(
                 f"DeviceBatchIterator reads ImageTensorDataset objects; got {type(base).__name__}"
             )
+        check_scalar_in_range(num_replicas, "num_replicas", lo=1, integer=True)
+        check_scalar_in_range(rank, "rank", lo=0, integer=True)
         if not 0 <= rank < num_replicas:
             raise ValueError(f"rank must be in [0, num_replicas={num_replicas}); got {rank!r}")
         self.X, self.y = base.X, base.y

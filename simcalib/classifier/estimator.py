@@ -57,8 +57,8 @@ __all__ = ["SimilarityLSClassifier"]
 _AUGMENT = {"crop_flip": (True, True), "crop": (True, False), "flip": (False, True)}
 _LR_SCHEDULES = ("onecycle", "cosine")
 _DEFAULT_NETWORK = "resnet18"
-#: Largest ``random_state`` (the range of numpy's legacy seeds).
-_MAX_SEED = 2**32 - 1
+#: Largest ``random_state`` (torch.manual_seed takes 64-bit seeds).
+_MAX_SEED = 2**64 - 1
 
 
 def _encoded_accuracy(net, X, y):
