@@ -370,3 +370,13 @@ def test_a_model_fitted_on_cuda_loads_on_this_machine(data, fitted):
     assert gen.device.type == "cpu"
     assert torch.equal(torch.randperm(9, generator=gen),
                        torch.randperm(9, generator=_rebuild_generator("cuda", cuda_state)))
+
+
+def test_docstring_examples():
+    import doctest
+
+    from simcalib import exceptions
+    from simcalib.classifier import _input, engine
+
+    for module in (_input, engine, exceptions):
+        assert doctest.testmod(module, raise_on_error=False).failed == 0, module.__name__
