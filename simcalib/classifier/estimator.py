@@ -772,7 +772,13 @@ class SimilarityLSClassifier(NeuralNetClassifier):
 
     def infer(self, x, **fit_params):
         """Logits (float32) of one raw batch."""
+        check_is_fitted(self, ["module_", "_input_affine_"])
         return self._forward(self._model_input(x), **fit_params)
+
+    def forward_iter(self, X, training=False, device="cpu"):
+        """skorch's batched forward pass (NotFittedError before :meth:`fit`)."""
+        check_is_fitted(self, ["module_", "input_shape_"])
+        return super().forward_iter(X, training=training, device=device)
 
     # ----------------------------------------------------------- targets
     def _soft_labels_on(self, device):
@@ -844,6 +850,7 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         -------
         loss : torch.Tensor of shape ()
         """
+        check_is_fitted(self, ["criterion_", "soft_labels_"])
         logits = y_pred[0] if isinstance(y_pred, tuple) else y_pred
         return self.criterion_(logits, self._soft_targets(y_true, logits.device))
 

@@ -177,12 +177,16 @@ def test_bad_labels_are_refused_in_fit(data, tiny, name, make, match):
         tiny(similarity="uniform").fit(X[:40], make(y[:40]))
 
 
-@pytest.mark.parametrize("method", ["predict", "predict_proba", "decision_function", "score"])
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "decision_function", "score",
+                                    "forward", "forward_iter", "infer", "get_loss"])
 def test_every_method_needs_fit(data, tiny, method):
     X, y = data
-    args = (X[:5], y[:5]) if method == "score" else (X[:5],)
+    args = {"score": (X[:5], y[:5]), "get_loss": (torch.zeros(5, K), torch.zeros(5)),
+            "infer": (torch.from_numpy(X[:5]),)}.get(method, (X[:5],))
     with pytest.raises(NotFittedError):
-        getattr(tiny(similarity="uniform"), method)(*args)
+        out = getattr(tiny(similarity="uniform"), method)(*args)
+        if method == "forward_iter":
+            next(out)  # a generator runs on first use
 
 
 BAD_PREDICT = [
