@@ -524,7 +524,7 @@ def check_images(X, *, name="X", input_shape=None, flat_hint="reshape flat rows 
     name : str, default="X"
         Name used in error messages.
     input_shape : tuple of int (C, H, W) or None, default=None
-        Shape to fold 2-D ``X`` into.
+        Shape to fold 2-D ``X`` into; images of another shape are refused.
     flat_hint : str, default="reshape flat rows into images first"
         What the error for 2-D ``X`` without ``input_shape`` advises.
 
@@ -611,6 +611,11 @@ def check_images(X, *, name="X", input_shape=None, flat_hint="reshape flat rows 
         )
     if arr.shape[0] == 0 or min(arr.shape[1:]) == 0:
         raise ValueError(f"{name} must hold at least one non-empty image; got shape {shape}")
+    if input_shape is not None and tuple(arr.shape[1:]) != _check_input_shape(input_shape):
+        raise ValueError(
+            f"input_shape={tuple(input_shape)!r} does not match {name} of shape {shape}: "
+            f"its images are {tuple(int(s) for s in arr.shape[1:])}"
+        )
     if kind == "f":
         if tensor:
             finite = bool(arr.isfinite().all())

@@ -172,7 +172,8 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         Whether to standardise each channel with the training mean and std.
     input_shape : tuple of int (C, H, W) or None, default=None
         Shape to fold 2-D ``X`` of shape ``(n, C*H*W)`` into (e.g. after a
-        scikit-learn transformer in a Pipeline).
+        scikit-learn transformer in a Pipeline). Image-shaped ``X`` must then
+        have this shape.
     lr_schedule : {"onecycle", "cosine"} or None, default="onecycle"
         Per-batch learning-rate schedule with peak ``lr``; None keeps ``lr``.
     amp : bool or "auto", default="auto"

@@ -88,6 +88,7 @@ BAD_PARAMS = [
     (dict(augment=1), "augment"),
     (dict(lr_schedule="step"), "lr_schedule"),
     (dict(input_shape=(1, 8)), "input_shape"),
+    (dict(input_shape=(3, 8, 8)), "input_shape"),
     (dict(similarity="cosine"), "similarity"),
     (dict(similarity=PixelDistanceSimilarity), "similarity"),
     (dict(similarity=np.full((K, K), NAN)), "similarity"),
