@@ -11,13 +11,22 @@ skorch's ``get_dataset`` and ``get_iterator`` hooks.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import torch
 from torch.utils.data import Subset
 
-from simcalib.nn._device import uses_cuda
+from simcalib._validation import check_scalar_in_range
+from simcalib.nn._device import resolve_device, uses_cuda
 
-__all__ = ["ImageTensorDataset", "DeviceBatchIterator", "place_images"]
+__all__ = [
+    "ImageTensorDataset",
+    "DeviceBatchIterator",
+    "SeededGenerator",
+    "loadable_device",
+    "place_images",
+]
 
 #: Fraction of the free GPU memory the training images may take; above it
 #: they stay in (pinned) host memory and each batch is copied over.
@@ -180,8 +189,7 @@ class DeviceBatchIterator:
         self, dataset, batch_size=128, shuffle=False, drop_last=False, device="cpu",
         generator=None, augment=None, training=False, num_replicas=1, rank=0,
     ):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
+        check_scalar_in_range(batch_size, "batch_size", lo=1, integer=True)
         if shuffle and generator is None:
             raise ValueError("shuffle=True needs a generator")
         base, indices = _resolve(dataset)
@@ -189,6 +197,8 @@ class DeviceBatchIterator:
             raise ValueError(
                 f"DeviceBatchIterator reads ImageTensorDataset objects; got {type(base).__name__}"
             )
+        check_scalar_in_range(num_replicas, "num_replicas", lo=1, integer=True)
+        check_scalar_in_range(rank, "rank", lo=0, integer=True)
         if not 0 <= rank < num_replicas:
             raise ValueError(f"rank must be in [0, num_replicas={num_replicas}); got {rank!r}")
         self.X, self.y = base.X, base.y
@@ -239,3 +249,47 @@ class DeviceBatchIterator:
             yield xb, yb
 
 
+
+
+def loadable_device(device):
+    """``device`` resolved if this machine has it, else ``"cpu"`` (for unpickling).
+
+    Examples
+    --------
+    >>> loadable_device("cpu")
+    'cpu'
+    """
+    try:
+        return resolve_device(device)
+    except ValueError:
+        return "cpu"
+
+
+class SeededGenerator(torch.Generator):
+    """The batch iterator's :class:`torch.Generator`, made picklable (device and state).
+
+    Unpickled where its GPU is missing, it becomes a CPU generator seeded
+    from the CUDA state (the two state formats differ).
+
+    Examples
+    --------
+    >>> import pickle, torch
+    >>> g = SeededGenerator().manual_seed(0)
+    >>> h = pickle.loads(pickle.dumps(g))
+    >>> torch.equal(torch.randperm(5, generator=g), torch.randperm(5, generator=h))
+    True
+    """
+
+    def __reduce__(self):
+        return (_rebuild_generator, (str(self.device), self.get_state()))
+
+
+def _rebuild_generator(device, state):
+    target = loadable_device(device)
+    gen = SeededGenerator(device=target)
+    if torch.device(target).type == torch.device(device).type:
+        gen.set_state(state)
+        return gen
+    digest = hashlib.sha256(state.numpy().tobytes()).digest()
+    gen.manual_seed(int.from_bytes(digest[:8], "little"))
+    return gen
