@@ -17,8 +17,12 @@ The package follows the data flow of the method, one subpackage per stage::
     temperature scaling) and :class:`CalibratedClassifier`.
 ``simcalib.metrics``
     Histogram and KDE calibration errors and scikit-learn scorers.
+``simcalib.curation``
+    Learning with noisy labels from a small trusted reference set:
+    :class:`ReferenceCurator` (per-sample soft labels, OOD flags) and
+    ``make_noisy_labels``.
 ``simcalib.plotting``
-    :class:`ReliabilityDisplay`.
+    :class:`ReliabilityDisplay`, ``plot_curated_samples``.
 
 Public classes are re-exported here and imported on first use, so that
 ``import simcalib`` stays light and works without torch or matplotlib.
@@ -55,6 +59,8 @@ _LAZY = {
     "EnsembleTemperatureScaling": "simcalib.calibration",
     "CalibratedClassifier": "simcalib.calibration",
     "NetcalCalibrator": "simcalib.calibration",
+    # noisy-label curation (torch)
+    "ReferenceCurator": "simcalib.curation",
     # plotting
     "ReliabilityDisplay": "simcalib.plotting",
 }

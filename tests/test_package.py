@@ -23,8 +23,9 @@ def test_unknown_attribute():
 def test_import_needs_neither_torch_nor_matplotlib():
     code = (
         "import sys, simcalib, simcalib.metrics, simcalib.calibration, "
-        "simcalib.similarity, simcalib.smoothing, simcalib.datasets; "
+        "simcalib.similarity, simcalib.smoothing, simcalib.datasets, simcalib.curation; "
         "simcalib.TemperatureScaling; simcalib.SimilaritySmoother; "
+        "simcalib.curation.make_noisy_labels([0, 1], 0.5); "
         "bad = [m for m in ('torch', 'matplotlib', 'skorch') if m in sys.modules]; "
         "assert not bad, bad"
     )

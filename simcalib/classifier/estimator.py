@@ -976,6 +976,77 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         logits = [to_numpy(z) for z in self.forward_iter(X)]
         return np.concatenate(logits, axis=0).astype(np.float64)
 
+    def embed(self, X, layer=None):
+        """Penultimate features: what the network's last linear layer receives.
+
+        A forward pre-hook on that layer records its input while ``X`` runs
+        through the network in eval mode, batch by batch (the same pass as
+        :meth:`predict_proba`). These features are the embedding in which,
+        for example, :class:`~simcalib.curation.ReferenceCurator` votes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, C, H, W) or (n_samples, H, W)
+            Images shaped (and typed) like the training images.
+        layer : str or None, default=None
+            Name of the layer whose input is returned, as in
+            ``module_.named_modules()``; None takes the last
+            :class:`torch.nn.Linear` of the network (``"fc"`` for every
+            network of :mod:`simcalib.nn`, after global average pooling).
+
+        Returns
+        -------
+        features : ndarray of shape (n_samples, n_features), float32
+            Flattened to one row per sample.
+
+        Raises
+        ------
+        ValueError
+            When ``layer`` names no layer, or when None and the network has
+            no linear layer.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).random((40, 1, 8, 8), dtype=np.float32)
+        >>> clf = SimilarityLSClassifier("small_cnn", module__width=4, max_epochs=1,
+        ...                              random_state=0, verbose=0)
+        >>> clf.fit(X, np.arange(40) % 2).embed(X[:3]).shape
+        (3, 16)
+        """
+        X = self._check_predict_X(X)
+        target = self._feature_layer(layer)
+        batches = []
+
+        def record(module, args):
+            batches.append(args[0].detach().float().flatten(1).cpu())
+
+        handle = target.register_forward_pre_hook(record)
+        try:
+            for _ in self.forward_iter(X):
+                pass
+        finally:
+            handle.remove()
+        return torch.cat(batches).numpy()
+
+    def _feature_layer(self, layer):
+        check_is_fitted(self, ["module_"])
+        modules = dict(self.module_.named_modules())
+        if layer is not None:
+            if not isinstance(layer, str) or layer not in modules or layer == "":
+                names = [name for name in modules if name][-10:]
+                raise ValueError(
+                    f"layer must name a layer of module_ (e.g. one of {names}); got {layer!r}"
+                )
+            return modules[layer]
+        linear = [m for m in modules.values() if isinstance(m, torch.nn.Linear)]
+        if not linear:
+            raise ValueError(
+                f"{type(self.module_).__name__} has no torch.nn.Linear layer: pass "
+                "layer= to name the layer whose input is the embedding"
+            )
+        return linear[-1]
+
     def predict(self, X):
         """Most probable class labels.
 

@@ -276,3 +276,37 @@ def test_integer_one_hot_rows_are_accepted(data, tiny):
     clf = tiny(similarity="onehot", max_epochs=1)
     clf.fit(X, y, soft_targets=np.eye(10, dtype=np.int64)[y])
     assert clf.completed_epochs_ == 1
+
+
+# ----------------------------------------------------------- embed
+def test_embed_returns_what_the_last_linear_layer_receives(data, tiny):
+    X, y = data
+    clf = tiny(similarity="onehot", max_epochs=1).fit(X, y)
+    Z = clf.embed(X[:50])
+    assert Z.shape == (50, 32) and Z.dtype == np.float32  # 4 x width 8 channels
+    fc = clf.module_.fc
+    logits = Z @ fc.weight.detach().numpy().T + fc.bias.detach().numpy()
+    np.testing.assert_allclose(logits, clf.decision_function(X[:50]), rtol=1e-4, atol=1e-4)
+    # a named layer: the input of the network's first convolution is the scaled image
+    first = clf.embed(X[:5], layer="features.0")
+    scale, shift = (t.numpy() for t in clf._input_affine_)
+    np.testing.assert_allclose(first, (X[:5] * scale + shift).reshape(5, -1), rtol=1e-6)
+    assert not clf.module_.fc._forward_pre_hooks  # the hook is removed
+
+
+def test_embed_errors(data, tiny):
+    from sklearn.exceptions import NotFittedError
+
+    X, y = data
+    with pytest.raises(NotFittedError):
+        tiny().embed(X[:2])
+    clf = tiny(similarity="onehot", max_epochs=1).fit(X[:64], y[:64])
+    with pytest.raises(ValueError, match="layer must name a layer of module_"):
+        clf.embed(X[:2], layer="head")
+    no_linear = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 10, 8), torch.nn.Flatten()
+    )
+    clf = tiny(module=no_linear, similarity="onehot", max_epochs=1).fit(X[:64], y[:64])
+    with pytest.raises(ValueError, match="Sequential has no torch.nn.Linear layer"):
+        clf.embed(X[:2])
+    assert clf.embed(X[:2], layer="1").shape == (2, 10)
