@@ -68,6 +68,23 @@ def plot_curated_samples(curator, indices, X, X_reference, *, class_names=None, 
     Returns
     -------
     fig : matplotlib.figure.Figure
+
+    References
+    ----------
+    .. [1] "Learning Distributional Labels with Minimal Reference for Noisy
+       Data Curation" (TrainRef), project page: soft labels of ambiguous
+       samples with their four most influential reference supporters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simcalib.curation import ReferenceCurator
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.random((20, 1, 4, 4)); y = np.arange(20) % 2
+    >>> cur = ReferenceCurator("pixels").fit(X, y, X[:4], y[:4])
+    >>> fig = plot_curated_samples(cur, [0, 1], X, X[:4])
+    >>> len(fig.axes)
+    12
     """
     import matplotlib.pyplot as plt
 

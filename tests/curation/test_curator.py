@@ -292,3 +292,18 @@ def test_bad_data():
     with pytest.raises(ValueError, match="the embedding of X contains NaN"):
         ReferenceCurator(lambda Z: np.full((len(Z), 2), np.nan)).fit(X, y, centers, np.arange(4))
     assert not hasattr(cur, "soft_labels_")
+
+
+def test_docstring_examples():
+    import doctest
+
+    from simcalib.classifier import estimator
+    from simcalib.curation import _curator, _embedding, _neighbors, _noise
+    from simcalib.plotting import _curation
+
+    for module in (_curator, _embedding, _neighbors, _noise, _curation):
+        assert doctest.testmod(module, raise_on_error=False).failed == 0, module.__name__
+    finder = doctest.DocTestFinder()
+    (test,) = [t for t in finder.find(estimator.SimilarityLSClassifier.embed, "embed",
+                                      globs=vars(estimator))]
+    assert doctest.DocTestRunner().run(test).failed == 0
