@@ -24,6 +24,10 @@ Methods (all ``SimilarityLSClassifier``, same network and budget):
 ``curator-5-coevo``: co-evolution, the curator's own network retrained on
 its labels after each of 2 rounds (``estimator=``), scored as is.
 
+The ``refs`` part is the control: the same network trained on the R clean
+references per class alone (``refs-R``, as many optimisation steps as the
+main runs), i.e. what the trusted images give without the noisy ones.
+
 The OOD part injects out-of-distribution images (half from classes left out
 of the task, half uniform noise) as 10 % of a training set with 20 %
 symmetric noise and reports how many the curator flags, and the AUROC of its
@@ -332,6 +336,28 @@ def run_setting(args, cfg, data, store, setting, seed, task_classes):
         store.add(rec)
 
 
+def run_refs_only(args, cfg, data, store, seed, task_classes):
+    """Control: the network trained on the clean references alone, same number of steps."""
+    K = len(task_classes)
+    todo = [r for r in REFS if f"refs/refs-{r}/seed{seed}" not in store.done]
+    if not todo:
+        return
+    d = split(data, cfg, seed, task_classes)
+    bs = cfg["batch_size"]
+    steps = cfg["epochs"] * int(np.ceil(len(d["y_train"]) / bs))
+    for r in todo:
+        X_ref, y_ref = references(d, r, K)
+        epochs = int(np.ceil(steps / np.ceil(len(y_ref) / bs)))
+        clf, secs = fit_timed(
+            classifier(cfg, seed, similarity="onehot").set_params(max_epochs=epochs),
+            X_ref, y_ref)
+        rec = dict(dataset=args.dataset, setting="refs", seed=seed, key=f"refs/refs-{r}/seed{seed}",
+                   method=f"refs-{r}", n_train=len(y_ref), epochs=epochs,
+                   n_test=len(d["y_test"]))
+        rec.update(report(d["y_test"], clf.predict_proba(d["X_test"])), train_s=secs)
+        store.add(rec)
+
+
 def ood_images(data, cfg, seed, n, ood_classes, shape, dtype):
     """Half images of classes left out of the task, half uniform noise."""
     rng = np.random.default_rng(10_000 + seed)
@@ -434,12 +460,12 @@ def write_report(args, store):
         for r in sorted(recs, key=lambda r: r["key"]):
             w.writerow(r)
     lines = []
-    for setting in list(SETTINGS) + ["ood"]:
+    for setting in list(SETTINGS) + ["refs", "ood"]:
         rows = [r for r in recs if r["setting"] == setting]
         if not rows:
             continue
-        methods = (METHODS + EXTRA_METHODS if setting != "ood"
-                   else sorted({r["method"] for r in rows}))
+        methods = (METHODS + EXTRA_METHODS if setting in SETTINGS
+                   else sorted({r["method"] for r in rows}, key=lambda m: (len(m), m)))
         lines += [f"### {setting}", "",
                   "| method | seeds | accuracy | NLL | Hist ECE P | Hist ECE O | KDE ECE P "
                   "| KDE ECE O | train s |",
@@ -524,7 +550,7 @@ def main(argv=None):
     parser.add_argument("--word-vectors", help="GloVe file for ls-we (and sim noise on Tiny)")
     parser.add_argument("--out", required=True, help="results folder")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--settings", default=",".join(SETTINGS) + ",ood")
+    parser.add_argument("--settings", default=",".join(SETTINGS) + ",refs,ood")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--report", action="store_true", help="only write the report")
     args = parser.parse_args(argv)
@@ -549,6 +575,8 @@ def main(argv=None):
             for setting in args.settings.split(","):
                 if setting == "ood":
                     run_ood(args, cfg, data, store, seed, ood_task, ood_classes)
+                elif setting == "refs":
+                    run_refs_only(args, cfg, data, store, seed, task)
                 else:
                     run_setting(args, cfg, data, store, setting, seed, task)
         wall = time.perf_counter() - start
