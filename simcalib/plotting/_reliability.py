@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simcalib._validation import check_prediction_inputs, check_scalar_in_range
+from simcalib._validation import check_scalar_in_range
+from simcalib.metrics._blocks import prediction_inputs
 from simcalib.metrics._common import (
     MODES,
     OUTPUT_NORMALIZATIONS,
@@ -205,9 +206,9 @@ class ReliabilityDisplay:
         check_option(mode, "mode", MODES)
         check_option(strategy, "strategy", STRATEGIES)
         check_option(output_normalization, "output_normalization", OUTPUT_NORMALIZATIONS)
-        y, p = check_prediction_inputs(y_true, y_prob, labels=labels)
-        stats = bin_statistics(y, p, n_bins=n_bins, mode=mode, strategy=strategy)
-        ece = stats.error("l1", output_scale(mode, output_normalization, p.shape[1]))
+        y, probs = prediction_inputs(y_true, y_prob, labels=labels)
+        stats = bin_statistics(y, probs, n_bins=n_bins, mode=mode, strategy=strategy)
+        ece = stats.error("l1", output_scale(mode, output_normalization, probs.n_classes))
         display = cls(
             stats.edges, stats.accuracy, stats.confidence, stats.counts, ece,
             mode=mode, name=name,
