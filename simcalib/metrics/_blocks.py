@@ -169,17 +169,30 @@ class ProbabilityBlocks:
     def to_array(self):
         """The validated, clipped probabilities as one float64 (n, K) array.
 
-        The input itself when it is a float64 (n, K) array that needed no
-        clipping (do not modify it), else a copy. Only for the few
-        computations that need all values at once (quantile bin edges).
+        Returns ``(array, is_copy)``: the input itself when it is a float64
+        (n, K) array that needed no clipping (do not modify it), else a new
+        array the caller may overwrite. Only for the computation that needs
+        all values at once (equal-mass edges of the pooled output ECE).
         """
         self.validate()
-        if not self._binary and self._array.dtype == np.float64 and not self.clipped:
-            return self._array
+        if self._plain and not self.clipped:
+            return self._array, False
         out = np.empty((self.n_samples, self.n_classes))
         for start, block, _, _ in self.blocks():
             out[start : start + block.shape[0]] = block
-        return out
+        return out, True
+
+    def column(self, j):
+        """Column ``j`` as a validated, clipped float64 array of shape (n,)."""
+        self.validate()
+        if self._binary:
+            p = np.asarray(self._array, dtype=np.float64)
+            column = p if j == 1 else 1.0 - p
+        else:
+            column = np.array(self._array[:, j], dtype=np.float64)
+        if self.clipped:
+            np.clip(column, 0.0, 1.0, out=column)
+        return column
 
     def _fail(self):
         # The exact check names the problem (and the first bad row) as it

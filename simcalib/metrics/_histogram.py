@@ -95,11 +95,11 @@ class BinStatistics:
         return float(np.sqrt(np.sum(weights * gaps**2)))
 
 
-def _bin_edges(values, n_bins, strategy):
+def _bin_edges(values, n_bins, strategy, *, overwrite=False):
     """Uniform edges on [0, 1], or equal-mass edges at the quantiles of ``values``."""
     if strategy == "uniform":
         return np.linspace(0.0, 1.0, n_bins + 1)
-    edges = np.quantile(values, np.linspace(0.0, 1.0, n_bins + 1))
+    edges = np.quantile(values, np.linspace(0.0, 1.0, n_bins + 1), overwrite_input=overwrite)
     edges[0], edges[-1] = 0.0, 1.0
     return edges
 
@@ -243,8 +243,13 @@ def bin_statistics(y, y_prob, *, n_bins=15, mode="prediction", strategy="uniform
         return _top_label_statistics(top, n_bins, strategy, k)
     if strategy == "uniform":
         edges = _bin_edges(None, n_bins, strategy)
-    else:  # equal-mass edges need every value first (the one full copy)
-        edges = _bin_edges(probs.to_array().reshape(-1), n_bins, strategy)
+    else:
+        # Equal-mass edges need all n*K values at once. np.quantile
+        # partitions a copy; when the values are already a private float64
+        # copy (float32 input, clipping) it may partition that one instead.
+        values, is_copy = probs.to_array()
+        edges = _bin_edges(values.reshape(-1), n_bins, strategy, overwrite=is_copy)
+        del values
     pooled = PooledBins(edges)
     top = scan(y, probs, [pooled])
     return pooled.statistics(top.true_value, k)
@@ -437,14 +442,14 @@ def _classwise_ece(y, probs, *, n_bins, strategy, norm):
         top = scan(y, probs, [bins])
         bins.add_hits(y, top.true_value)
         return bins.error(norm, probs.n_samples)
-    # Equal-mass bins differ per class: one histogram per column of the
-    # (copied only if needed) array, each vectorised over the n samples.
-    array = probs.to_array()
+    # Equal-mass bins differ per class: one histogram per column, each
+    # vectorised over the n samples; one column is copied at a time.
+    probs.validate()
     counts = np.empty((k, n_bins))
     conf = np.empty((k, n_bins))
     hit = np.empty((k, n_bins))
     for j in range(k):
-        column = np.ascontiguousarray(array[:, j])
+        column = probs.column(j)
         edges = _bin_edges(column, n_bins, strategy)
         counts[j], conf[j], hit[j] = _bin_pairs(column, y == j, edges)
     return _classwise_reduce(counts, conf, hit, norm, probs.n_samples)

@@ -50,8 +50,8 @@ OUTPUT_GRID = np.linspace(0.0, 1.0, 2**13 + 1)
 _ODX = 1.0 / (OUTPUT_GRID.size - 1)
 
 #: Values binned per step: keeps the temporaries of the linear binning small
-#: (a few MiB) whatever ``n * K`` is.
-_CHUNK = 2**18
+#: (a few hundred KiB each) whatever ``n * K`` is.
+_CHUNK = 2**16
 
 
 def _triweight(u, bw):
