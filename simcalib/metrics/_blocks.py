@@ -140,8 +140,9 @@ class ProbabilityBlocks:
             # entry of the block lies in [+0, 1] and is finite.
             bits = block.view(np.uint64)
             pred = bits.argmax(axis=1)
-            if bits.reshape(-1).take(off + pred).max() <= _ONE_BITS:
-                conf = block.reshape(-1).take(off + pred)
+            top_bits = bits.reshape(-1).take(off + pred)
+            if top_bits.max() <= _ONE_BITS:
+                conf = top_bits.view(np.float64)
             else:  # out of [0, 1] (perhaps within atol), -0.0, NaN or infinity
                 lo, hi = block.min(), block.max()
                 if check and not (lo >= -atol and hi <= 1.0 + atol):
