@@ -163,9 +163,12 @@ class VectorScaling(BaseCalibrator):
     classes : array-like of shape (n_classes,), default=None
         Label of each column of ``X``; by default the sorted labels of ``y``.
     max_iter : int, default=1000
-        Maximum number of L-BFGS-B iterations.
+        Maximum number of L-BFGS-B iterations (>= 1); stopping there, or in a
+        failed line search, warns with a
+        :class:`~sklearn.exceptions.ConvergenceWarning`.
     tol : float, default=1e-7
-        Relative loss decrease at which L-BFGS-B stops (its ``ftol``).
+        Relative loss decrease at which L-BFGS-B stops (its ``ftol``), in
+        (0, 1).
 
     Attributes
     ----------
@@ -290,18 +293,21 @@ class MatrixScaling(_FullLinearCalibrator):
         ``lambda / (K (K-1)) * sum_{i != j} W_ij^2 + mu / K * sum_j b_j^2``;
         ``"l2"`` is ``lambda / (K (K+1)) * (sum W_ij^2 + sum b_j^2)``.
     reg_lambda : float, default=1.0
-        ``lambda`` above.
+        ``lambda`` above, in [0, 1e12].
     reg_mu : float or None, default=None
-        ``mu`` above (ODIR only); ``None`` uses ``reg_lambda``.
+        ``mu`` above (ODIR only), in [0, 1e12]; ``None`` uses ``reg_lambda``.
     input_type : {"logits", "probabilities"}, default="logits"
         What the columns of ``X`` hold; probabilities are mapped to
         ``log(clip(p, 1e-12, 1))``.
     classes : array-like of shape (n_classes,), default=None
         Label of each column of ``X``; by default the sorted labels of ``y``.
     max_iter : int, default=1000
-        Maximum number of L-BFGS-B iterations.
+        Maximum number of L-BFGS-B iterations (>= 1); stopping there, or in a
+        failed line search, warns with a
+        :class:`~sklearn.exceptions.ConvergenceWarning`.
     tol : float, default=1e-6
-        Relative loss decrease at which L-BFGS-B stops (its ``ftol``).
+        Relative loss decrease at which L-BFGS-B stops (its ``ftol``), in
+        (0, 1).
 
     Attributes
     ----------

@@ -44,6 +44,9 @@ class NetcalCalibrator(BaseCalibrator):
         ``netcal.binning.ENIR`` or ``netcal.scaling.BetaCalibration``.
     method_params : dict or None, default=None
         Keyword arguments for the netcal class (for example ``{"bins": 15}``).
+        Keys are checked against the class's signature and ``bins`` must be
+        an integer >= 1; an error inside netcal is re-raised as a
+        ``ValueError`` naming the parameters.
     input_type : {"logits", "probabilities"}, default="logits"
         What the columns of ``X`` hold.
     classes : array-like of shape (n_classes,), default=None

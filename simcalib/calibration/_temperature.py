@@ -151,7 +151,8 @@ class TemperatureScaling(BaseCalibrator):
         Label of each column of ``X``. By default the sorted unique labels of
         ``y``, which must then contain every class.
     max_iter : int, default=100
-        Maximum number of Newton iterations.
+        Maximum number of Newton iterations (>= 1); reaching it warns with a
+        :class:`~sklearn.exceptions.ConvergenceWarning`.
 
     Attributes
     ----------
@@ -219,7 +220,11 @@ class EnsembleTemperatureScaling(BaseCalibrator):
 
     ``p = w1 softmax(z / T) + w2 softmax(z) + w3 / K`` with ``w >= 0`` and
     ``w1 + w2 + w3 = 1``. ``T`` is fitted first, then ``w`` with SLSQP
-    started at (1, 0, 0), as in the reference code (Mix-n-Match).
+    started at (1, 0, 0), as in the reference code (Mix-n-Match). The
+    squared-error search for ``T`` starts at the NLL temperature, where the
+    reference code starts at ``T = 1``: with saturated logits (every softmax
+    one-hot) the squared error is flat around ``T = 1`` and a search started
+    there stops after 0 iterations.
 
     Parameters
     ----------
@@ -233,7 +238,8 @@ class EnsembleTemperatureScaling(BaseCalibrator):
     classes : array-like of shape (n_classes,), default=None
         Label of each column of ``X``; by default the sorted labels of ``y``.
     max_iter : int, default=100
-        Maximum number of iterations of each optimiser.
+        Maximum number of iterations of each optimiser (>= 1); reaching it
+        warns with a :class:`~sklearn.exceptions.ConvergenceWarning`.
 
     Attributes
     ----------

@@ -357,7 +357,11 @@ def expected_calibration_error(
     -------
     ece : float
         The calibration error, as a fraction (multiply by 100 for the
-        percentages of the paper's tables).
+        percentages of the paper's tables): in [0, 1] in prediction mode and
+        for the max norm; in output mode on the tables' scale in [0, 2] (L1)
+        or [0, sqrt(2)] (L2), and ``K`` (L2: ``sqrt(K)``) times less with
+        ``"nK"``. The output bound is ``(sum of all p + n) / n``, 2 up to the
+        row-sum tolerance; one-hot predictions that are all wrong reach it.
 
     Raises
     ------
