@@ -154,8 +154,10 @@ class ProbabilityBlocks:
                 conf = block.reshape(-1).take(off + pred)
             if check:
                 # a row sum is one more pass, done while the block is in cache
-                sums = np.einsum("ij->i", block)
-                if not (sums.max() <= 1.0 + atol and sums.min() >= 1.0 - atol):
+                sums = np.einsum("ij->i", block)  # the fastest row sum here
+                sums -= 1.0
+                np.abs(sums, out=sums)
+                if not sums.max() <= atol:  # the exact check's comparison
                     self._fail()
             yield start, block, pred, conf
         self.validated = True
@@ -199,7 +201,7 @@ class ProbabilityBlocks:
         # The exact check names the problem (and the first bad row) as it
         # always did; it allocates, but only on the way to an error.
         check_probabilities(self._original, name=self.name, atol=self.atol)
-        # Only reachable when the fused row sums (a dot product) and the exact
+        # Only reachable when the fused row sums (einsum) and the exact
         # ones (a pairwise sum) round differently at the tolerance itself.
         return None
 
