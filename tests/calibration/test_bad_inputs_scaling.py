@@ -194,3 +194,32 @@ def test_temperature_on_separable_logits_is_optimal():
 
     assert nll(t) <= nll(np.exp(-10.0)) + 1e-12
     assert nll(t) < nll(1.0) * 1e-6
+
+
+@pytest.mark.parametrize(
+    "name, target",
+    [
+        ("TemperatureScaling", "simcalib.calibration._temperature._nll_beta_derivatives"),
+        ("EnsembleTemperatureScaling", "simcalib.calibration._temperature.minimize"),
+        ("VectorScaling", "simcalib.calibration._linear.minimize"),
+        ("MatrixScaling", "simcalib.calibration._linear.minimize"),
+        ("NetcalCalibrator", "simcalib.calibration._netcal.softmax"),
+    ],
+)
+def test_interrupted_refit_leaves_the_fit_intact(monkeypatch, name, target):
+    """Ctrl-C (or any failure) inside the optimiser of a refit: nothing changes."""
+    est = CALIBRATORS[name]().fit(Z, Y)
+    proba = est.predict_proba(Z)
+    state = {k: v for k, v in vars(est).items() if k.endswith("_")}
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(target, interrupt)
+    with pytest.raises(KeyboardInterrupt):  # new labels: classes_ would change
+        est.fit(Z[::-1] * 2.0, np.array(["a", "b", "c"])[Y[::-1]])
+    monkeypatch.undo()
+    assert {k: v for k, v in vars(est).items() if k.endswith("_")}.keys() == state.keys()
+    np.testing.assert_array_equal(est.classes_, [0, 1, 2])
+    np.testing.assert_array_equal(est.predict_proba(Z), proba)
+    np.testing.assert_array_equal(est.predict(Z), np.argmax(proba, axis=1))
