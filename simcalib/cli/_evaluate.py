@@ -153,7 +153,8 @@ def _as_int_labels(values):
 
 def _load_csv(path, logits):
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        # utf-8-sig: spreadsheet programs start UTF-8 CSV files with a BOM
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.reader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise CommandError(f"{path}: not a readable CSV file ({exc})") from None
@@ -298,6 +299,8 @@ def run(args):
     path = EXAMPLE_PREDICTIONS if args.predictions is None else Path(args.predictions)
     if not 1 <= args.n_bins <= MAX_BINS:
         raise CommandError(f"--n-bins must be between 1 and {MAX_BINS}; got {args.n_bins}")
+    if args.plot is not None and not args.plot.strip():
+        raise CommandError("--plot needs a file name such as reliability.png")
     if args.logits and path.suffix.lower() != ".csv":
         raise CommandError(f"--logits applies to CSV files only; {path} states its own "
                            "'logits' or 'probs' array")

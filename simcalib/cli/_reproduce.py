@@ -10,6 +10,7 @@ runs are skipped and an unfinished one continues from its last epoch.
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 
 from simcalib.cli import CommandError
@@ -58,9 +59,17 @@ def option_name(field, renamed=None):
 
 
 def check_threads(threads):
-    """Refuse a ``--threads`` value below 1 (before any work)."""
-    if threads is not None and threads < 1:
-        raise CommandError(f"--threads must be >= 1; got {threads}")
+    """Refuse a ``--threads`` value below 1 or above the CPU count (before any work).
+
+    OpenMP aborts the whole process, without a Python exception, when it
+    cannot create the threads asked for.
+    """
+    if threads is None:
+        return
+    cpus = os.cpu_count() or 1
+    if not 1 <= threads <= cpus:
+        raise CommandError(f"--threads must be between 1 and the {cpus} CPUs of this "
+                           f"machine; got {threads}")
 
 
 def add_training_arguments(parser, *, epochs, batch_size, lr, threads=None):

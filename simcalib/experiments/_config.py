@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 
+import numpy as np
+
 from simcalib._device import resolve_device
 from simcalib._validation import check_scalar_in_range
 from simcalib.experiments._data import DATASETS
@@ -16,6 +18,7 @@ __all__ = ["ExperimentConfig", "ExperimentResult", "check_config"]
 SWEEP_METHODS = ("l1", "l2", "ae", "we")
 #: Seeds must fit numpy's and torch's seeding (unsigned 32-bit).
 MAX_SEED = 2**32 - 1
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -232,8 +235,9 @@ def check_config(config, name_of=None):
         raise ValueError(f"{n('seeds')} lists a seed twice: {list(seeds)}")
     check_scalar_in_range(c.epochs, n("epochs"), lo=1, integer=True)
     check_scalar_in_range(c.batch_size, n("batch_size"), lo=1, integer=True)
-    check_scalar_in_range(c.lr, n("lr"), lo=0.0, lo_open=True)
-    check_scalar_in_range(c.weight_decay, n("weight_decay"), lo=0.0)
+    # the optimizer computes in float32: larger values overflow inside torch
+    check_scalar_in_range(c.lr, n("lr"), lo=0.0, lo_open=True, hi=_FLOAT32_MAX)
+    check_scalar_in_range(c.weight_decay, n("weight_decay"), lo=0.0, hi=_FLOAT32_MAX)
     check_scalar_in_range(c.alpha, n("alpha"), lo=0.0, hi=1.0)
     check_scalar_in_range(c.beta, n("beta"), lo=0.0)
     # mixup_alpha = 0 would make the mixup column plain one-hot training.

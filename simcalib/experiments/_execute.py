@@ -59,6 +59,11 @@ def preflight(order, config, data, log):
         net = build_network(config.model, data.image_shape[0], data.n_classes, **kwargs)
     except TypeError as exc:  # an unexpected keyword such as width
         raise ValueError(f"model {config.model!r} does not take these options: {exc}") from None
+    except (RuntimeError, MemoryError) as exc:  # e.g. a width too large to allocate
+        raise ValueError(
+            f"model {config.model!r} with width {config.width} cannot be built: "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
     net.eval()
     x = torch.zeros((2, *data.image_shape), dtype=torch.float32)
     try:
@@ -145,6 +150,11 @@ def train(run, config, data, ood, folder, callbacks=()):
                for split in OUTPUT_SPLITS["train"]}
     for i, X in enumerate(ood.values()):
         outputs[f"logits_ood{i}"] = clf.decision_function(X).astype(np.float32)
+    if not all(np.all(np.isfinite(v)) for v in outputs.values()):
+        raise ValueError(
+            f"training of {run.name} (seed {run.seed}) diverged: the network outputs NaN or "
+            f"infinity (lr={config.lr:g}); lower --lr"
+        )
     record = {
         "method": run.method, "run": run.name, "seed": run.seed,
         "alpha": 0.0 if run.targets in ("one-hot", "mixup") else run.alpha,

@@ -93,6 +93,9 @@ def run_experiment(config, out, *, callbacks=(), log=None, command=None):
     """
     log = _stderr if log is None else log
     check_config(config)
+    if isinstance(callbacks, (str, bytes)) or not hasattr(callbacks, "__iter__"):
+        raise TypeError(f"callbacks must be a sequence of skorch callbacks; got {callbacks!r}")
+    callbacks = list(callbacks)
     out = Path(out).expanduser()
     check_output_path(out)
     plan = plan_runs(config)

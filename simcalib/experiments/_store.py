@@ -70,8 +70,16 @@ _DEFAULTS = {
 }
 
 
+def _plain(value):
+    # numpy scalars and arrays are valid settings (a grid of np.int64 epochs)
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not a JSON-storable setting")
+
+
 def _jsonable(obj):
-    return json.loads(json.dumps(obj))
+    """``obj`` as it reads back from JSON (tuples become lists, numpy scalars plain)."""
+    return json.loads(json.dumps(obj, default=_plain))
 
 
 def sha256_bytes(data):
@@ -518,9 +526,11 @@ class OutputFolder:
                    "ood": ood}
         if run.posthoc:
             storage["base_sha256"] = base_sha
-        atomic_write_json(folder / RESULT, {**record, "storage": storage})
+        result = _jsonable({**record, "storage": storage})
+        atomic_write_json(folder / RESULT, result)
         (folder / CHECKPOINT).unlink(missing_ok=True)  # finished: the result replaces it
-        return Stored(dict(record), outputs, sha)
+        result.pop("storage")
+        return Stored(result, outputs, sha)
 
 
 def _load_npz(raw):

@@ -108,6 +108,8 @@ def load_word_vectors(source, *, binary=None, words=None):
     >>> vecs["cat"]
     array([1., 0.], dtype=float32)
     """
+    if words is not None and (isinstance(words, (str, bytes)) or not hasattr(words, "__iter__")):
+        raise TypeError(f"words must be None or an iterable of str; got {words!r}")
     keep = None if words is None else set(words)
     if hasattr(source, "key_to_index") and hasattr(source, "vectors"):
         names = list(source.key_to_index)
@@ -161,6 +163,17 @@ def _read_file(path, binary, keep):
     return table
 
 
+def _split_word(line):
+    """``(word, separator, values)``: the word ends at the first space or tab.
+
+    word2vec and GloVe separate with spaces; tab-separated exports are common.
+    """
+    cut = min((i for i in (line.find(" "), line.find("\t")) if i >= 0), default=-1)
+    if cut < 0:
+        return line, "", ""
+    return line[:cut], line[cut], line[cut + 1:]
+
+
 def _parse_values(rest, path, lineno, word):
     try:
         values = np.array(rest.split(), dtype=np.float32)
@@ -188,7 +201,7 @@ def _read_text(f, keep, path):
         if not line:
             continue
         n_lines += 1
-        word, sep, rest = line.partition(" ")
+        word, sep, rest = _split_word(line)
         if keep is not None and word not in keep:
             continue
         values = _parse_values(rest, path, lineno, word) if sep else np.array([])

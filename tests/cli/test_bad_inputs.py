@@ -105,6 +105,7 @@ def one_line_error(capsys, argv, fragment):
     ("good.npz", ["--labels", "a", "b", "c", "d"], "--labels must be integers"),
     ("good.npz", ["--plot", "afile/x.png"], "cannot write plot"),
     ("good.npz", ["--plot", "x.unknownformat"], "cannot write plot"),
+    ("good.npz", ["--plot", ""], "--plot needs a file name"),
 ])
 def test_evaluate(capsys, files, name, args, fragment):
     args = [files(a) if "/" in a or a.startswith("x.") else a for a in args]
@@ -125,7 +126,8 @@ def test_evaluate(capsys, files, name, args, fragment):
     (["--seed", str(2**40)], "--seed must be <= 4294967295"),
     (["--device", "cuda:99"], "--device="),
     (["--device", "foo"], "--device='foo' is not a valid torch device"),
-    (["--threads", "0"], "--threads must be >= 1"),
+    (["--threads", "0"], "--threads must be between 1 and the"),
+    (["--threads", "1000000"], "--threads must be between 1 and the"),
     (["--word-vectors", "nope.txt"], "nope.txt does not exist"),
     (["--word-vectors", "adir"], "adir is not a file"),
 ])
@@ -169,6 +171,9 @@ def without(argv, *flags):
 @pytest.mark.parametrize("args, fragment", [
     (["--model", "resnet999"], "'resnet999' is not a known network"),
     (["--width", "0"], "--width must be >= 1"),
+    (["--width", "100000"], "with width 100000 cannot be built"),
+    (["--model", "wrn28_10"], "'wrn28_10' does not take these options"),
+    (["--lr", "1e39"], "--lr must be <= 3.40"),
     (["--methods", ""], "--methods: methods is empty"),
     (["--methods", "foo"], "unknown method 'foo'"),
     (["--seeds", "0,0"], "--seeds lists a seed twice"),
@@ -189,7 +194,7 @@ def without(argv, *flags):
     (["--ae-latent-dim", "0"], "--ae-latent-dim must be >= 1"),
     (["--ae-epochs", "0"], "--ae-epochs must be >= 1"),
     (["--device", "cuda:99"], "--device="),
-    (["--threads", "0"], "--threads must be >= 1"),
+    (["--threads", "0"], "--threads must be between 1 and the"),
     (["--data-dir", "adir"], "--data-dir is not used with dataset 'digits'"),
     (["--sweep-alphas", "0.1"], "--no-sweeps contradicts --sweep-alphas"),
     (["--ood-dataset", "digits"], "--no-ood contradicts --ood-dataset"),
@@ -275,6 +280,15 @@ def test_reproduce_corrupt_config_with_other_settings(capsys, tmp_path):
     capsys.readouterr()
     one_line_error(capsys, TINY + ["--out", str(out), "--lr", "0.01"],
                    "holds runs made with other settings (lr: 0.002 -> 0.01, in runs/one-hot/seed0)")
+
+
+def test_diverged_training_is_an_error_not_a_result(capsys, tmp_path):
+    out = tmp_path / "o"
+    argv = TINY + ["--out", str(out), "--lr", "1e30", "--epochs", "2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "training of one-hot (seed 0) diverged" in err and "lower --lr" in err
+    assert not (out / "runs" / "one-hot" / "seed0" / "result.json").exists()
 
 
 def test_argparse_errors_exit_2(capsys):

@@ -61,6 +61,7 @@ BAD_SETTINGS = [
     ({"lr": NAN}, "lr must be a finite real number"),
     ({"lr": INF}, "lr must be a finite real number"),
     ({"lr": 0.0}, "lr must be > 0"),
+    ({"lr": 1e39}, "lr must be <= 3.40"),
     ({"weight_decay": -1e-4}, "weight_decay must be >= 0"),
     ({"weight_decay": INF}, "weight_decay must be a finite real number"),
     ({"alpha": 1.5}, "alpha must be <= 1"),
@@ -132,6 +133,19 @@ def test_data_and_network_checks_run_before_writing(tmp_path, change, message):
         run_experiment(cfg(**change), tmp_path / "out", log=lambda s: None)
     assert message in str(info.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_callbacks_must_be_a_sequence(tmp_path):
+    with pytest.raises(TypeError, match="callbacks must be a sequence of skorch callbacks"):
+        run_experiment(cfg(), tmp_path / "out", callbacks=object(), log=lambda s: None)
+    assert not (tmp_path / "out").exists()
+
+
+def test_numpy_scalars_are_settings_too(tmp_path):
+    pytest.importorskip("torch")
+    res = run_experiment(cfg(epochs=np.int64(1), lr=np.float32(2e-3), seeds=np.array([0]),
+                             ood=False), tmp_path / "out", log=lambda s: None)
+    assert res.n_trained == 1
 
 
 def test_run_experiment_needs_a_config(tmp_path):

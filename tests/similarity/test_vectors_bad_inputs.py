@@ -92,3 +92,18 @@ def test_good_files_still_load(path_of):
         np.testing.assert_array_equal(table["two"], [2, 0, 1])
     # only the wanted words are kept; the count is still checked on all lines
     assert list(load_word_vectors(with_header, words={"one"})) == ["one"]
+    # tab-separated exports and Windows line ends
+    tabs = path_of("t.txt", GOOD.replace(b" ", b"\t").replace(b"\n", b"\r\n"))
+    np.testing.assert_array_equal(load_word_vectors(tabs)["two"], [2, 0, 1])
+
+
+def test_words_must_be_an_iterable_of_str(path_of):
+    with pytest.raises(TypeError, match="words must be None or an iterable of str; got 5"):
+        load_word_vectors(path_of("v.txt", GOOD), words=5)
+
+
+def test_missing_class_names_name_the_file(path_of):
+    path = path_of("few.txt", GOOD)
+    sim = WordEmbeddingSimilarity(str(path), class_names=["zero", "nine"])
+    with pytest.raises(ValueError, match=r"1 of 2 class names have no word vectors in '.*few.txt'"):
+        sim.fit(None, [0, 1])
