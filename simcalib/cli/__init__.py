@@ -19,7 +19,7 @@ import argparse
 import sys
 from importlib import import_module
 
-__all__ = ["main", "CommandError", "USER_ERRORS"]
+__all__ = ["main", "CommandError"]
 
 _SUBCOMMANDS = ("evaluate", "demo", "reproduce")
 
@@ -29,7 +29,7 @@ class CommandError(Exception):
 
 
 #: Exception types that mean "the user gave something wrong": one line, exit 2.
-USER_ERRORS = (CommandError, ValueError, OSError)
+_USER_ERRORS = (CommandError, ValueError, OSError)
 
 
 def _one_line(exc):
@@ -70,7 +70,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except USER_ERRORS as exc:
+    except _USER_ERRORS as exc:
         print(f"simcalib {args.command}: error: {_one_line(exc)}", file=sys.stderr, flush=True)
         return 2
     except KeyboardInterrupt as exc:
