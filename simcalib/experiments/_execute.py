@@ -9,9 +9,11 @@ not after hours of training.
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 
+from simcalib.exceptions import TrainingInterruptedWarning
 from simcalib.experiments._data import ood_inputs
 from simcalib.experiments._store import OUTPUT_SPLITS
 from simcalib.experiments._train import (
@@ -105,15 +107,17 @@ def _epochs_done_callback():
     return EpochsDone()
 
 
-def check_finished(done, current, epochs, what):
+def check_finished(done, current, epochs, what, *, interrupted=False):
     """Raise KeyboardInterrupt when ``fit`` returned before its last epoch ended.
 
     ``done`` counts the complete epochs (see :func:`_epochs_done_callback`),
-    ``current`` is the epoch training was in (the length of its history).
-    The classifier's own record of an interrupted ``fit`` (being added to
-    :class:`~simcalib.classifier.SimilarityLSClassifier`) belongs here too.
+    ``current`` is the epoch training was in (the length of its history) and
+    ``interrupted`` is the classifier's own record of a ``fit`` cut short by
+    Ctrl-C (:attr:`SimilarityLSClassifier.interrupted_
+    <simcalib.classifier.SimilarityLSClassifier>`). Either signal stops the
+    run, so that an interrupted network is never stored as finished.
     """
-    if done < epochs:
+    if interrupted or done < epochs:
         raise KeyboardInterrupt(
             f"training of {what} was interrupted in epoch {max(current, 1)} of {epochs}"
         )
@@ -143,9 +147,13 @@ def train(run, config, data, ood, folder, callbacks=()):
         callbacks=[("checkpoint", checkpoint), *callbacks, ("simcalib_epochs_done", done)],
     )
     start = time.monotonic()
-    clf.fit(data.X_train, data.y_train)
+    with warnings.catch_warnings():
+        # an interruption is reported by check_finished (and the CLI), not as a warning
+        warnings.simplefilter("ignore", TrainingInterruptedWarning)
+        clf.fit(data.X_train, data.y_train)
     seconds = time.monotonic() - start
-    check_finished(done.done, len(clf.history_), config.epochs, f"{run.name} (seed {run.seed})")
+    check_finished(done.done, len(clf.history_), config.epochs, f"{run.name} (seed {run.seed})",
+                   interrupted=bool(getattr(clf, "interrupted_", False)))
     outputs = {f"logits_{split}": clf.decision_function(getattr(data, f"X_{split}")).astype(np.float32)
                for split in OUTPUT_SPLITS["train"]}
     for i, X in enumerate(ood.values()):
