@@ -277,6 +277,7 @@ API_SUBPACKAGES = (
     "datasets",
     "experiments",
     "cli",
+    "curation",
 )
 
 
