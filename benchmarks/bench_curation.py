@@ -279,6 +279,8 @@ def run_setting(args, cfg, data, store, setting, seed, task_classes):
 
     K = len(task_classes)
     methods = METHODS + (EXTRA_METHODS if args.dataset == "digits" else ())
+    if args.methods:
+        methods = tuple(m for m in methods if m in args.methods.split(","))
     todo = [m for m in methods if f"{setting}/{m}/seed{seed}" not in store.done]
     if not todo:
         return
@@ -577,6 +579,9 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="results folder")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--settings", default=",".join(SETTINGS) + ",refs,ood")
+    parser.add_argument("--methods", default="",
+                        help="comma-separated subset of the methods (default: all); "
+                             "lets extra seeds go to the most informative ones")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--report", action="store_true", help="only write the report")
     parser.add_argument("--shift", action="store_true",
@@ -586,6 +591,9 @@ def main(argv=None):
     import torch
 
     torch.set_num_threads(args.threads)
+    unknown = set(filter(None, args.methods.split(","))) - set(METHODS + EXTRA_METHODS)
+    if unknown:
+        parser.error(f"unknown --methods {sorted(unknown)}; choose from {METHODS + EXTRA_METHODS}")
     cfg = CONFIGS[args.dataset]
     store = Store(args.out)
     data = load_data(args)
