@@ -333,6 +333,14 @@ def plain_reading(summary, records, *, regime, config):
                        "ECE P.")
     if worse:
         lines += _wrap("- Worse than one-hot: " + ", ".join(t for _, t in sorted(worse)) + ".")
+    moved = [(key, _pct(summary, key, "accuracy")) for key in ("ts", "dir-odir", "ets")
+             if key in summary and abs(_pct(summary, key, "accuracy") - acc0) > 2.0]
+    for key, acc in moved:
+        more = (", which here outnumber the network's training images"
+                if regime.train_per_class is not None else "")
+        lines += _wrap(f"- {labels[key]} also changes the predictions (accuracy {acc:.1f} % vs "
+                       f"{acc0:.1f} %): its K x K map of the logits is a classifier of its own, "
+                       f"fitted on the calibration images{more}.")
     sims = [k for k in ("l1", "l2", "ae", "we") if k in summary]
     if "uniform" in summary and sims:
         uni = _pct(summary, "uniform", "hist_ece_p")

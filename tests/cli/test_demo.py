@@ -81,7 +81,8 @@ def _row(ece, acc, conf):
 def test_reading_follows_the_numbers():
     summary = {"one-hot": _row(0.09, 0.77, 0.86), "ts": _row(0.03, 0.77, 0.79),
                "uniform": _row(0.05, 0.79, 0.74), "l2": _row(0.035, 0.77, 0.75),
-               "mixup": _row(0.12, 0.78, 0.66), "l2-cv": _row(0.03, 0.77, 0.77)}
+               "mixup": _row(0.12, 0.78, 0.66), "l2-cv": _row(0.03, 0.77, 0.77),
+               "dir-odir": _row(0.025, 0.87, 0.86)}
     records = [{"method": "l2-cv", "alpha": 0.01, "beta": 4.0}]
     text = "\n".join(plain_reading(summary, records, regime=REGIMES["overconfident"],
                                    config=ExperimentConfig()))
@@ -92,6 +93,8 @@ def test_reading_follows_the_numbers():
     assert "Mixup 12.00 % (under-confident: confidence 66 % vs accuracy 78 %)" in flat
     assert "1 of 1 similarity sources beat uniform smoothing" in flat
     assert "chose alpha 0.01, beta 4" in flat
+    assert "Dir-ODIR also changes the predictions (accuracy 87.0 % vs 77.0 %)" in flat
+    assert "TS also changes" not in flat
 
 
 def test_reading_of_a_calibrated_baseline():
