@@ -80,9 +80,9 @@ class Regime:
         return f"{10 * self.train_per_class} training images ({self.train_per_class} per class)"
 
 
-#: The two regimes of the demo. Both were measured over seeds 0-2 (see
-#: docs/results/README.md): one-hot Hist ECE P about 8 % (overconfident)
-#: and 1 % (calibrated).
+#: The two regimes of the demo, measured over seeds 0-2 by
+#: benchmarks/bench_demo.py (docs/results/demo-3-seeds.md and
+#: demo-calibrated-3-seeds.md).
 REGIMES = {
     # 4 images per class, trained to memorisation without weight decay: test
     # accuracy ~77 %, mean confidence ~85 %. The calibration and test images
