@@ -187,15 +187,11 @@ REPORTS = {
         ),
     ],
     "results": [
+        ("results/demo.txt", "simcalib demo (digits, CPU)", "simcalib demo --out demo-output"),
         (
-            "results/demo.txt",
-            "simcalib demo (digits, CPU)",
-            "python benchmarks/bench_demo.py --keep docs/results/demo",
-        ),
-        (
-            "results/demo/fig1_reliability.png",
+            "_static/demo/fig1_reliability.png",
             "simcalib demo: reliability diagrams",
-            "python benchmarks/bench_demo.py --keep docs/results/demo",
+            "simcalib demo --out docs/_static/demo",
         ),
     ],
 }
