@@ -1,0 +1,209 @@
+"""The projected Newton-CG solver of Dirichlet calibration, piece by piece."""
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+from scipy.special import log_softmax, softmax
+
+from simcalib.calibration._linear import _penalty_weights
+from simcalib.calibration._newton import _pcg, _Problem, fit_linear_newton
+
+from ._helpers import overconfident_logits
+
+
+def _problem(reg="odir", lam=0.5, mu=0.2, n=300, k=4, seed=0):
+    Z, y = overconfident_logits(n, k, scale=3.0, seed=seed)
+    F = log_softmax(Z, axis=1)
+    w_pen, b_pen = _penalty_weights(reg, lam, mu, k)
+    return F, y, w_pen, b_pen
+
+
+def _objective(theta, F, y, w_pen, b_pen):
+    """The penalised mean NLL, written out on its own."""
+    k = F.shape[1]
+    W, b = theta[: k * k].reshape(k, k), theta[k * k :]
+    logp = log_softmax(F @ W.T + b, axis=1)
+    pen = 0.0 if w_pen is None else np.sum(w_pen * W**2) + b_pen * np.sum(b**2)
+    return -logp[np.arange(len(y)), y].mean() + pen
+
+
+@pytest.mark.parametrize("reg", ["odir", "l2"])
+def test_gradient_and_hessian_products_match_finite_differences(rng, reg):
+    F, y, w_pen, b_pen = _problem(reg)
+    prob = _Problem(F, y, w_pen, b_pen)
+    k = F.shape[1]
+    Theta = rng.normal(size=(k, k + 1))
+    fun, nll, grad, P = prob.fun_grad(prob.logits(Theta), Theta)
+    theta = np.concatenate([Theta[:, :k].ravel(), Theta[:, k]])
+    assert fun == pytest.approx(_objective(theta, F, y, w_pen, b_pen), rel=1e-12)
+    V = rng.normal(size=Theta.shape)
+    eps = 1e-6
+    fp = prob.fun_grad(prob.logits(Theta + eps * V), Theta + eps * V)
+    fm = prob.fun_grad(prob.logits(Theta - eps * V), Theta - eps * V)
+    assert np.sum(grad * V) == pytest.approx((fp[0] - fm[0]) / (2 * eps), rel=1e-6)
+    Hv = prob.hessp_factory(P)(V)  # float32 products: ~1e-6 relative
+    np.testing.assert_allclose(Hv, (fp[2] - fm[2]) / (2 * eps), rtol=2e-4, atol=1e-6)
+    # the Hessian is symmetric
+    U = rng.normal(size=Theta.shape)
+    hess = prob.hessp_factory(P)
+    assert np.sum(U * hess(V)) == pytest.approx(np.sum(V * hess(U)), rel=1e-5)
+
+
+@pytest.mark.parametrize("reg", ["odir", "l2", "none"])
+def test_subspace_projection_and_shift(rng, reg):
+    F, y, w_pen, b_pen = _problem(reg)
+    prob = _Problem(F, y, w_pen, b_pen)
+    k = F.shape[1]
+    Theta = rng.normal(size=(k, k + 1))
+    shifted = prob.shift_into(Theta)
+    # same softmax (a vector added to every row) ...
+    np.testing.assert_allclose(
+        softmax(prob.logits(shifted), axis=1), softmax(prob.logits(Theta), axis=1)
+    )
+    # ... and in the subspace, where the projection leaves it unchanged
+    np.testing.assert_allclose(prob.project(shifted), shifted, atol=1e-12)
+    R = rng.normal(size=Theta.shape)
+    np.testing.assert_allclose(prob.project(prob.project(R)), prob.project(R))
+    # the penalty-minimising shift: no other shift has a smaller penalty
+    if w_pen is not None:
+        D = prob.D
+        for _ in range(5):
+            other = shifted + rng.normal(size=k + 1)[None, :]
+            assert np.sum(D * other**2) >= np.sum(D * shifted**2) - 1e-12
+
+
+@pytest.mark.parametrize("reg", ["odir", "l2"])
+def test_the_optimum_lies_in_the_subspace(reg):
+    # at the optimum the NLL gradient sums to zero over rows, hence so does
+    # the penalty gradient: the solver loses nothing by staying there
+    F, y, w_pen, b_pen = _problem(reg)
+    k = F.shape[1]
+    ref = minimize(
+        _objective,
+        np.concatenate([np.eye(k).ravel(), np.zeros(k)]),
+        args=(F, y, w_pen, b_pen),
+        method="BFGS",
+        options={"gtol": 1e-10},
+    )
+    prob = _Problem(F, y, w_pen, b_pen)
+    Theta = np.hstack([ref.x[: k * k].reshape(k, k), ref.x[k * k :, None]])
+    np.testing.assert_allclose(prob.shift_into(Theta), Theta, atol=1e-5)
+
+
+def test_preconditioned_cg_solves_a_spd_system(rng):
+    A = rng.normal(size=(30, 30))
+    H = A @ A.T + 30 * np.eye(30)
+    b = rng.normal(size=30)
+    x, it = _pcg(lambda v: H @ v, lambda r: r / np.diag(H), b, 1e-10, 200)
+    np.testing.assert_allclose(H @ x, b, atol=1e-8)
+    assert it <= 30  # at most n iterations in exact arithmetic (plus rounding)
+
+
+def test_block_inverses(rng):
+    F, y, w_pen, b_pen = _problem()
+    prob = _Problem(F, y, w_pen, b_pen)
+    k = F.shape[1]
+    B = rng.normal(size=(k, k + 1, k + 1))
+    B = np.einsum("jab,jcb->jac", B, B)
+    got = prob.block_inverses(B)
+    for j in range(k):
+        M = B[j] + np.diag(prob.D[j] + 1e-8 * (np.diag(B[j]).mean() + 1e-12))
+        np.testing.assert_allclose(got[j], np.linalg.inv(M), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "reg,lam,mu", [("odir", 0.5, 0.2), ("odir", 5.0, 0.05), ("l2", 1.0, None)]
+)
+def test_reaches_the_bfgs_optimum(reg, lam, mu):
+    F, y, w_pen, b_pen = _problem(reg, lam, mu, n=400, k=3, seed=3)
+    k = F.shape[1]
+    ref = minimize(
+        _objective,
+        np.concatenate([np.eye(k).ravel(), np.zeros(k)]),
+        args=(F, y, w_pen, b_pen),
+        method="BFGS",
+        options={"gtol": 1e-10},
+    )
+    res = fit_linear_newton(
+        F,
+        y,
+        w_pen=w_pen,
+        b_pen=b_pen,
+        coef_init=np.eye(k),
+        intercept_init=np.zeros(k),
+        tol=1e-12,
+    )
+    assert res.converged
+    assert res.fun == pytest.approx(ref.fun, abs=1e-10)
+    # odir: the optimum is unique; l2 likewise (every entry penalised)
+    np.testing.assert_allclose(res.coef, ref.x[: k * k].reshape(k, k), atol=1e-5)
+    np.testing.assert_allclose(res.intercept, ref.x[k * k :], atol=1e-5)
+
+
+def test_any_start_and_a_stale_preconditioner_reach_the_same_optimum(rng):
+    F, y, w_pen, b_pen = _problem(n=300, k=5, seed=4)
+    k = F.shape[1]
+    a = fit_linear_newton(
+        F,
+        y,
+        w_pen=w_pen,
+        b_pen=b_pen,
+        coef_init=np.eye(k),
+        intercept_init=np.zeros(k),
+        tol=1e-12,
+    )
+    other_F, other_y, _, _ = _problem(n=300, k=5, seed=5)
+    stale = fit_linear_newton(
+        other_F,
+        other_y,
+        w_pen=w_pen,
+        b_pen=b_pen,
+        coef_init=np.eye(k),
+        intercept_init=np.zeros(k),
+    ).state
+    b = fit_linear_newton(
+        F,
+        y,
+        w_pen=w_pen,
+        b_pen=b_pen,
+        coef_init=rng.normal(size=(k, k)),
+        intercept_init=rng.normal(size=k),
+        tol=1e-12,
+        state=stale,
+    )
+    assert b.fun == pytest.approx(a.fun, abs=1e-11)
+    np.testing.assert_allclose(b.coef, a.coef, atol=1e-5)
+
+
+def test_max_iter_stops_early():
+    F, y, w_pen, b_pen = _problem(n=300, k=4)
+    res = fit_linear_newton(
+        F,
+        y,
+        w_pen=w_pen,
+        b_pen=b_pen,
+        coef_init=np.eye(4),
+        intercept_init=np.zeros(4),
+        tol=1e-14,
+        max_iter=1,
+    )
+    assert res.n_iter == 1 and not res.converged
+
+
+def test_separable_data_without_penalty_terminates():
+    # no optimum exists: the objective only decreases towards 0; the
+    # decrease test must stop the iteration instead of running max_iter
+    F = np.log(np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9]]))
+    y = np.array([0, 0, 1, 1])
+    res = fit_linear_newton(
+        F,
+        y,
+        w_pen=None,
+        b_pen=0.0,
+        coef_init=np.eye(2),
+        intercept_init=np.zeros(2),
+        tol=1e-6,
+        max_iter=500,
+    )
+    assert res.converged and res.n_iter < 500
+    assert res.nll < 1e-3
