@@ -54,6 +54,10 @@ __all__ = ["NewtonResult", "fit_linear_newton"]
 #: optimum cost fewer products and lose no outer iterations).
 _CG_RTOL = 0.1
 
+#: ... or when the relative improvement of the quadratic model, times the
+#: iteration count, falls below this (Nash & Sofer 1990), whichever first.
+_CG_MODEL_RTOL = 0.25
+
 #: Cap on conjugate-gradient iterations per Newton step.
 _CG_MAX_ITER = 100
 
@@ -71,7 +75,6 @@ _BLOCK_MIN_ROWS = 2048
 _REBUILD_AFTER_CG = 20
 
 #: Armijo constant of the backtracking line search.
-_ARMIJO = 1e-4
 
 
 @dataclass
@@ -277,9 +280,14 @@ class _Problem:
         return out
 
 
-def _pcg(hessp, precond, b, rtol, max_iter):
-    """Preconditioned conjugate gradients for ``H x = b``; returns (x, iterations)."""
+def _pcg(hessp, precond, b, rtol, max_iter, model_rtol=None):
+    """Preconditioned conjugate gradients for ``H x = b``; returns (x, iterations).
+
+    Stops at a relative residual ``rtol``, or (``model_rtol``) when the
+    quadratic model stops improving.
+    """
     x = np.zeros_like(b)
+    q_prev = 0.0
     r = b.copy()
     z = precond(r)
     p = z.copy()
@@ -295,6 +303,14 @@ def _pcg(hessp, precond, b, rtol, max_iter):
         r -= alpha * Hp
         if np.linalg.norm(r) <= target:
             return x, it
+        # the quadratic model -x.(b + r)/2 has stopped improving (Nash and
+        # Sofer's truncation test): later iterations would refine the step
+        # far more than a Newton step away from the optimum is worth
+        if model_rtol is not None:
+            q = -0.5 * float(np.sum(x * (b + r)))
+            if it > 1 and it * (1.0 - q_prev / q) <= model_rtol:
+                return x, it
+            q_prev = q
         z = precond(r)
         rz_new = float(np.sum(r * z))
         p = z + (rz_new / rz) * p
@@ -378,7 +394,14 @@ def fit_linear_newton(
         def hessp(V, product=product):
             return prob.project(product(V))
 
-        step, n_cg = _pcg(hessp, precond, -prob.project(grad), _CG_RTOL, _CG_MAX_ITER)
+        step, n_cg = _pcg(
+            hessp,
+            precond,
+            -prob.project(grad),
+            _CG_RTOL,
+            _CG_MAX_ITER,
+            _CG_MODEL_RTOL,
+        )
         n_hessp += n_cg
         rebuild = n_cg > _REBUILD_AFTER_CG
         predicted = -float(np.sum(grad * step))
