@@ -20,11 +20,20 @@ class PixelDistanceSimilarity(BaseSimilarity):
     The distance between classes k and k' is the exact mean, over all pairs
     (x in class k, x' in class k'), of ``||x - x'||_p`` between the flattened
     inputs (Liu & JaJa, eq. 13 and 15) -- not the distance between class
-    means. It is computed block by block: for each pair of row chunks the
-    (chunk x chunk) distance block is reduced to (K x K) class sums with a
-    one-hot class matrix, so memory stays O(batch_size**2 + n_samples * d)
-    and no (n x n) matrix is ever held. Only blocks on or above the diagonal
-    are computed (the sum is symmetric).
+    means. In general it is computed block by block: for each pair of row
+    chunks the (chunk x chunk) distance block is reduced to (K x K) class
+    sums with a one-hot class matrix, so memory stays
+    O(batch_size**2 + n_samples * d) and no (n x n) matrix is ever held.
+    Only blocks on or above the diagonal are computed (the sum is
+    symmetric).
+
+    Integer inputs whose values span at most 256 levels (uint8 images) take
+    two exact shortcuts. L1: ``|a - b|`` counts the integer thresholds
+    between ``a`` and ``b``, so the sum over all pairs of two classes follows
+    from per-class cumulative histograms of every coordinate, a (K x K)
+    product of integer counts -- O(n d + K^2 d 256) instead of O(n^2 d).
+    L2: the squared distances are exact int32 results of int8 matrix
+    products (torch on the CPU); the square roots and sums are float64.
 
     Pixels are used as given (no scaling): uint8 images give distances in
     0-255 units, float images in their own units. The smoother z-normalises
@@ -45,8 +54,9 @@ class PixelDistanceSimilarity(BaseSimilarity):
         available, else torch on the CPU, else numpy when torch is not
         installed. ``"numpy"`` forces
         the numpy/scipy path; any other string (``"cpu"``, ``"cuda:1"``) is a
-        torch device. L1 on the CPU always uses scipy's ``cdist`` (several
-        times faster than ``torch.cdist(p=1)`` there).
+        torch device. The general L1 path on the CPU always uses scipy's
+        ``cdist`` (several times faster than ``torch.cdist(p=1)`` there);
+        the int8 L2 path needs torch on the CPU.
     batch_size : int, default=2048
         Rows per chunk. A distance block holds ``batch_size**2`` float64
         values (32 MiB at 2048).
@@ -227,7 +237,8 @@ def _mean_pairwise(
     lo = _byte_range_start(X) if integer_paths else None
     if metric == "l1" and lo is not None:
         # integer data of at most 256 levels: exact sums from histograms
-        if torch is None or dev.type == "cpu":
+        # (no float64 on Apple GPUs: their histograms are counted on the CPU)
+        if torch is None or dev.type in ("cpu", "mps"):
             sums = _l1_class_sums_histogram_numpy(X, lo, y_idx, n_classes)
         else:
             sums = _l1_class_sums_histogram_torch(torch, dev, X, lo, y_idx, n_classes)

@@ -207,3 +207,18 @@ def test_separable_data_without_penalty_terminates():
     )
     assert res.converged and res.n_iter < 500
     assert res.nll < 1e-3
+
+
+def test_cg_model_truncation_stops_earlier_with_a_descent_step(rng):
+    # eigenvalues spread over 1e4: many iterations to a small residual, but
+    # the quadratic model stops improving long before
+    Q, _ = np.linalg.qr(rng.normal(size=(60, 60)))
+    H = Q @ np.diag(np.logspace(0, 4, 60)) @ Q.T
+    b = rng.normal(size=60)
+    x_full, it_full = _pcg(lambda v: H @ v, lambda r: r, b, 1e-12, 500)
+    x_cut, it_cut = _pcg(lambda v: H @ v, lambda r: r, b, 1e-12, 500, model_rtol=0.25)
+    assert it_cut < it_full
+    model = lambda x: 0.5 * x @ H @ x - b @ x  # noqa: E731
+    # a truncated CG iterate still decreases the model, monotonically towards
+    # the full solve's value
+    assert model(x_full) <= model(x_cut) < model(np.zeros(60))
