@@ -94,3 +94,110 @@ def test_scalar_check_types_and_open_bounds():
         check_scalar_in_range(1.0, "a", hi=1, hi_open=True)
     with pytest.raises(ValueError, match="must be an integer"):
         check_scalar_in_range(2.0, "n", integer=True)
+
+
+# -- the one label encoder ------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "y",
+    [[3, 1, 2, 3, 1], ["b", "a", "c", "a"], [2.0, 0.0, 2.0], [True, False, True],
+     np.array(["x", "y", "x"], dtype=object)],
+    ids=["int", "str", "float", "bool", "object"],
+)
+def test_encode_labels_matches_label_encoder(y):
+    from sklearn.preprocessing import LabelEncoder
+
+    from simcalib._validation import encode_labels
+
+    classes, codes = encode_labels(y)
+    ref = LabelEncoder().fit(y)
+    np.testing.assert_array_equal(classes, ref.classes_)
+    np.testing.assert_array_equal(codes, ref.transform(y))
+    assert codes.dtype == np.int64
+
+
+def test_encode_labels_keeps_the_order_of_given_classes():
+    from simcalib._validation import encode_labels
+
+    rng = np.random.default_rng(0)
+    classes = np.array(["dog", "ant", "cat", "bee"])  # unsorted
+    y = classes[rng.integers(0, 4, 50)]
+    got, codes = encode_labels(y, classes)
+    np.testing.assert_array_equal(got, classes)
+    np.testing.assert_array_equal(classes[codes], y)  # the brute-force definition
+    # torch tensors and (n, 1) columns are labels too
+    torch = pytest.importorskip("torch")
+    _, codes = encode_labels(torch.tensor([[30], [10]]), [10, 30])
+    assert codes.tolist() == [1, 0]
+
+
+@pytest.mark.parametrize(
+    "y, classes, kwargs, match",
+    [([0, 3], [0, 1, 2], {}, r"labels \[3\] that are not in classes"),
+     (np.array(["a", 1], dtype=object), None, {}, "comparable"),
+     ([1, 2], ["1", "2"], {}, "not in classes"),
+     ([0.5, 1.0], None, {}, "continuous"),
+     ([0.0, np.nan], None, {}, "NaN"),
+     (np.array(["a", None], dtype=object), None, {}, "missing"),
+     (None, None, {}, "requires y"),
+     ([], None, {}, "empty"),
+     ([[0, 1]], None, {}, "1-D"),
+     ([0, 1], [0, 0, 1], {}, "duplicates"),
+     ([0, 1], [[0, 1]], {}, "1-D"),
+     ([0, 0], None, {"min_classes": 2}, "at least 2 classes"),
+     ([0, 0], [0], {"min_classes": 2}, "classes must hold at least 2")],
+)
+def test_encode_labels_errors(y, classes, kwargs, match):
+    from simcalib._validation import encode_labels
+
+    with pytest.raises(ValueError, match=match):
+        encode_labels(y, classes, **kwargs)
+
+
+# -- the one image check ----------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "shape, ok",
+    [((2, 3, 32, 32), True), ((2, 1, 28, 28), True), ((2, 16, 8, 8), True),
+     ((2, 4, 4, 3), True),  # ambiguous: read as channels-first
+     ((2, 32, 32, 3), False), ((2, 32, 32, 1), False), ((2, 64, 48, 4), False),
+     ((2, 28, 28), True), ((32, 32, 3), False)],
+)
+def test_check_images_channels_last_rule(shape, ok):
+    from simcalib._validation import check_images
+
+    X = np.zeros(shape, np.uint8)
+    if ok:
+        out = check_images(X)
+        assert out.ndim == 4 and out.dtype == np.uint8
+        assert np.shares_memory(out, X)  # a view, never a copy
+    else:
+        with pytest.raises(ValueError, match="channels-last"):
+            check_images(X)
+
+
+def test_check_images_tensors_and_errors():
+    from simcalib._validation import check_images
+
+    torch = pytest.importorskip("torch")
+    t = torch.zeros(2, 8, 8)
+    assert check_images(t).shape == (2, 1, 8, 8)
+    with pytest.raises(ValueError, match="permute"):
+        check_images(torch.zeros(2, 8, 8, 3))
+    with pytest.raises(ValueError, match="NaN"):
+        check_images(torch.full((1, 1, 2, 2), float("nan")))
+    with pytest.raises(ValueError, match="real numbers"):
+        check_images(torch.zeros(1, 1, 2, 2, dtype=torch.bool))
+    assert check_images(np.zeros((2, 12)), input_shape=(3, 2, 2)).shape == (2, 3, 2, 2)
+    with pytest.raises(ValueError, match="does not fold"):
+        check_images(np.zeros((2, 12)), input_shape=(3, 2, 3))
+    with pytest.raises(ValueError, match=r"input_shape\[1\] must be an integer"):
+        check_images(np.zeros((2, 12)), input_shape=(3, 2.0, 2))
+
+
+def test_docstring_examples():
+    import doctest
+
+    from simcalib import _validation
+
+    assert doctest.testmod(_validation, raise_on_error=False).failed == 0

@@ -12,14 +12,13 @@ given as a single column (the positive-class decision value or probability).
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from simcalib._validation import ROW_SUM_ATOL
+from simcalib._validation import ROW_SUM_ATOL, encode_labels
 
-__all__ = ["BaseCalibrator", "PROBA_EPS", "mean_nll", "nll_and_grad_logits"]
+__all__ = ["BaseCalibrator", "PROBA_EPS", "nll_and_grad_logits"]
 
 #: Probabilities are clipped to ``[PROBA_EPS, 1]`` before taking the log, so
 #: that a hard 0 from an overconfident model becomes a large finite
@@ -27,6 +26,9 @@ __all__ = ["BaseCalibrator", "PROBA_EPS", "mean_nll", "nll_and_grad_logits"]
 PROBA_EPS = 1e-12
 
 _INPUT_TYPES = ("logits", "probabilities")
+
+#: What ``validate_data(reset=True)`` sets on the estimator.
+_INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
 
 
 class BaseCalibrator(ClassifierMixin, BaseEstimator):
@@ -60,25 +62,32 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
         return X
 
     def _validate_fit_data(self, X, y):
-        """Validate (X, y) for fit; set classes_, n_features_in_; return Z, y."""
+        """Validate (X, y) for fit; set classes_, n_features_in_; return Z, y.
+
+        A failed validation leaves ``classes_``, ``n_features_in_`` and
+        ``feature_names_in_`` as they were.
+        """
         self._check_common_params()
+        # validate_data(reset=True) sets n_features_in_ (and feature_names_in_)
+        # at once; they are put back if anything below fails
+        saved = {k: v for k, v in vars(self).items() if k in _INPUT_ATTRIBUTES}
+        try:
+            Z, y_index, classes = self._checked_fit_data(X, y)
+        except BaseException:
+            for key in _INPUT_ATTRIBUTES:
+                self.__dict__.pop(key, None)
+            self.__dict__.update(saved)
+            raise
+        self.classes_ = classes
+        return Z, y_index
+
+    def _checked_fit_data(self, X, y):
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False)
         check_classification_targets(y)
         n_samples, n_columns = X.shape
-        if self.classes is None:
-            classes = np.unique(y)
-        else:
-            classes = np.asarray(self.classes)
-            if classes.ndim != 1 or len(np.unique(classes)) != classes.shape[0]:
-                raise ValueError(
-                    "classes must be a 1-D array of distinct labels; got "
-                    f"{np.asarray(self.classes)!r}"
-                )
-            unseen = np.setdiff1d(np.unique(y), classes)
-            if unseen.size:
-                raise ValueError(
-                    f"y contains labels that are not in classes: {unseen[:10].tolist()}"
-                )
+        # the one label encoder: sorted classes of y, or positions in the
+        # given classes (in their order); unknown labels are an error
+        classes, y_index = encode_labels(y, self.classes, name="y", classes_name="classes")
         n_classes = classes.shape[0]
         expected_columns = (1, 2) if n_classes == 2 else (n_classes,)
         if n_samples < n_columns:
@@ -97,20 +106,13 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
                 f"{classes[:10].tolist()}; there must be one column per class "
                 f"({hint})"
             )
-        n_present = np.unique(y).shape[0]
+        n_present = np.unique(y_index).shape[0]
         if n_present < 2:
             raise ValueError(
-                f"y has only one class ({np.unique(y).tolist()}); a calibration set "
-                "needs at least two classes"
+                f"y has only one class ({classes[y_index[:1]].tolist()}); a calibration "
+                "set needs at least two classes"
             )
-        self.classes_ = classes
-        y_index = (
-            np.searchsorted(classes, y)
-            if self.classes is None
-            else _index_of(classes, y)
-        )
-        Z = self._scores(X, n_columns)
-        return Z, y_index.astype(np.int64)
+        return self._scores(X, n_columns), y_index, classes
 
     def _validate_predict_data(self, X):
         check_is_fitted(self)
@@ -191,12 +193,6 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
         return tags
 
 
-def _index_of(classes, y):
-    order = np.argsort(classes, kind="stable")
-    pos = np.searchsorted(classes[order], y)
-    return order[np.clip(pos, 0, classes.shape[0] - 1)]
-
-
 def _normalise(proba):
     return proba / proba.sum(axis=1, keepdims=True)
 
@@ -220,12 +216,6 @@ def _check_probability_input(X):
 
 
 # -- losses -----------------------------------------------------------------
-
-
-def mean_nll(logits, y):
-    """Mean negative log-likelihood of integer labels under softmax(logits)."""
-    n = logits.shape[0]
-    return float(np.mean(logsumexp(logits, axis=1) - logits[np.arange(n), y]))
 
 
 def nll_and_grad_logits(logits, y):

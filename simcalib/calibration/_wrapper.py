@@ -8,16 +8,15 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clo
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import check_cv
-from sklearn.utils import get_tags, indexable
-from sklearn.utils._indexing import _safe_indexing
+from sklearn.utils import _safe_indexing, get_tags, indexable
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    _num_samples,
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
 )
 
+from simcalib._validation import encode_labels
 from simcalib.calibration._base import PROBA_EPS
 from simcalib.calibration._temperature import TemperatureScaling
 
@@ -73,6 +72,9 @@ class CalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         The fitted pairs (one per fold with ``ensemble=True``).
     classes_ : ndarray of shape (n_classes,)
         Class labels.
+    response_method_ : str
+        The method of ``estimator`` that gives the logits
+        (``"decision_function"`` or ``"predict_proba"``).
     n_features_in_ : int
         Number of features of ``X`` (when the estimator defines it).
 
@@ -104,10 +106,21 @@ class CalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.response_method = response_method
 
     def _get_estimator(self):
-        return LogisticRegression() if self.estimator is None else self.estimator
+        estimator = LogisticRegression() if self.estimator is None else self.estimator
+        if isinstance(estimator, type):
+            raise ValueError(
+                f"estimator must be an estimator instance; got the class "
+                f"{estimator.__name__} (pass {estimator.__name__}() instead)"
+            )
+        return estimator
 
     def _get_calibrator(self, n_classes):
         cal = TemperatureScaling() if self.calibrator is None else self.calibrator
+        if isinstance(cal, type):
+            raise ValueError(
+                f"calibrator must be an estimator instance; got the class "
+                f"{cal.__name__} (pass {cal.__name__}() instead)"
+            )
         if not (hasattr(cal, "fit") and hasattr(cal, "predict_proba")):
             raise ValueError(
                 f"calibrator must have fit and predict_proba methods; got {cal!r}"
@@ -119,6 +132,9 @@ class CalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     def fit(self, X, y, **fit_params):
         """Fit the estimator(s) and calibrator(s).
+
+        Everything is fitted before any fitted attribute changes: a fit that
+        fails leaves a fitted ``CalibratedClassifier`` as it was.
 
         Parameters
         ----------
@@ -133,7 +149,9 @@ class CalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         -------
         self : CalibratedClassifier
         """
-        if self.response_method not in _RESPONSE_METHODS:
+        if not isinstance(self.response_method, str) or (
+            self.response_method not in _RESPONSE_METHODS
+        ):
             raise ValueError(
                 f"response_method must be one of {_RESPONSE_METHODS}; "
                 f"got {self.response_method!r}"
@@ -151,26 +169,25 @@ class CalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             raise ValueError("Input y contains NaN or infinity")
         check_classification_targets(y)
         estimator = self._get_estimator()
+        method = self._response_method(estimator)
 
         if isinstance(estimator, FrozenEstimator):
             check_is_fitted(estimator)
-            self.classes_ = np.asarray(estimator.classes_)
-            unseen = np.setdiff1d(np.unique(y), self.classes_)
-            if unseen.size:
-                raise ValueError(
-                    f"y contains labels the frozen estimator was not fitted on: "
-                    f"{unseen[:10].tolist()}"
-                )
-            y_idx = np.searchsorted(self.classes_, y)
-            cal = self._get_calibrator(len(self.classes_))
-            cal.fit(self._calibrator_input(cal, estimator, X), y_idx)
-            self.calibrated_classifiers_ = [(estimator, cal)]
+            # the frozen model's classes in its own column order (a skorch
+            # net keeps a user-given classes= unsorted)
+            classes, y_idx = encode_labels(
+                y, np.asarray(estimator.classes_), name="y",
+                classes_name="the classes_ of the frozen estimator",
+            )
+            cal = self._get_calibrator(len(classes))
+            cal.fit(self._calibrator_input(cal, estimator, X, classes, method), y_idx)
+            pairs = [(estimator, cal)]
         else:
-            self.classes_, y_idx = np.unique(y, return_inverse=True)
-            n_classes = len(self.classes_)
+            classes, y_idx = encode_labels(y, name="y")
+            n_classes = len(classes)
             if n_classes < 2:
                 raise ValueError(
-                    f"y has only one class ({self.classes_.tolist()}); "
+                    f"y has only one class ({classes.tolist()}); "
                     "CalibratedClassifier needs at least two classes"
                 )
             cv = check_cv(5 if self.cv is None else self.cv, y, classifier=True)
@@ -183,72 +200,96 @@ class CalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 )
             splits = list(cv.split(X, y))
             if self.ensemble:
-                self.calibrated_classifiers_ = [
-                    self._fit_pair(estimator, X, y, y_idx, train, test, fit_params)
+                pairs = [
+                    self._fit_pair(
+                        estimator, X, y, y_idx, classes, method, train, test, fit_params
+                    )
                     for train, test in splits
                 ]
             else:
-                self.calibrated_classifiers_ = [
-                    self._fit_single(estimator, X, y, y_idx, splits, fit_params)
+                pairs = [
+                    self._fit_single(
+                        estimator, X, y, y_idx, classes, method, splits, fit_params
+                    )
                 ]
 
-        first = self.calibrated_classifiers_[0][0]
+        self.classes_ = classes
+        self.calibrated_classifiers_ = pairs
+        self.response_method_ = method
+        first = pairs[0][0]
         for attr in ("n_features_in_", "feature_names_in_"):
             if hasattr(first, attr):
                 setattr(self, attr, getattr(first, attr))
+            else:
+                self.__dict__.pop(attr, None)
         return self
 
-    def _fit_estimator(self, estimator, X, y, fit_params):
+    def _fit_estimator(self, estimator, X, y, classes, fit_params):
         est = clone(estimator).fit(X, y, **fit_params)
-        if len(est.classes_) != len(self.classes_):
-            missing = np.setdiff1d(self.classes_, est.classes_)
+        missing = np.setdiff1d(classes, est.classes_)
+        if missing.size or len(est.classes_) != len(classes):
             raise ValueError(
                 f"a training fold lacks the classes {missing[:10].tolist()}; "
                 "use fewer or stratified folds"
             )
         return est
 
-    def _fit_pair(self, estimator, X, y, y_idx, train, test, fit_params):
+    def _fit_pair(self, estimator, X, y, y_idx, classes, method, train, test, fit_params):
         est = self._fit_estimator(
-            estimator, _safe_indexing(X, train), y[train], _subset(fit_params, train, y)
+            estimator, _safe_indexing(X, train), y[train], classes,
+            _subset(fit_params, train, y),
         )
-        cal = self._get_calibrator(len(self.classes_))
-        cal.fit(self._calibrator_input(cal, est, _safe_indexing(X, test)), y_idx[test])
+        cal = self._get_calibrator(len(classes))
+        cal.fit(
+            self._calibrator_input(cal, est, _safe_indexing(X, test), classes, method),
+            y_idx[test],
+        )
         return est, cal
 
-    def _fit_single(self, estimator, X, y, y_idx, splits, fit_params):
-        cal = self._get_calibrator(len(self.classes_))
-        scores = np.empty((len(y), len(self.classes_)))
+    def _fit_single(self, estimator, X, y, y_idx, classes, method, splits, fit_params):
+        cal = self._get_calibrator(len(classes))
+        scores = np.empty((len(y), len(classes)))
         for train, test in splits:
             est = self._fit_estimator(
                 estimator,
                 _safe_indexing(X, train),
                 y[train],
+                classes,
                 _subset(fit_params, train, y),
             )
-            scores[test] = self._calibrator_input(cal, est, _safe_indexing(X, test))
-        cal.fit(scores, y_idx)
-        return self._fit_estimator(estimator, X, y, fit_params), cal
-
-    def _logits(self, est, X):
-        method = self.response_method
-        if method == "auto":
-            method = (
-                "decision_function"
-                if hasattr(est, "decision_function")
-                else ("predict_proba")
+            scores[test] = self._calibrator_input(
+                cal, est, _safe_indexing(X, test), classes, method
             )
+        cal.fit(scores, y_idx)
+        return self._fit_estimator(estimator, X, y, classes, fit_params), cal
+
+    def _response_method(self, est):
+        if self.response_method != "auto":
+            return self.response_method
+        return "decision_function" if hasattr(est, "decision_function") else "predict_proba"
+
+    def _logits(self, est, X, classes, method):
+        """Logits of ``est`` on ``X`` with columns in the order of ``classes``."""
         if method == "decision_function":
             z = np.asarray(est.decision_function(X), dtype=np.float64)
             if z.ndim == 1 or z.shape[1] == 1:
                 z = z.reshape(-1, 1)
-                return np.hstack([-0.5 * z, 0.5 * z])
-            return z
-        p = np.asarray(est.predict_proba(X), dtype=np.float64)
-        return np.log(np.clip(p, PROBA_EPS, 1.0))
+                z = np.hstack([-0.5 * z, 0.5 * z])
+        else:
+            p = np.asarray(est.predict_proba(X), dtype=np.float64)
+            z = np.log(np.clip(p, PROBA_EPS, 1.0))
+        # the estimator's columns follow its classes_, which a refitted fold
+        # may order differently from ours (e.g. an unsorted classes= param)
+        est_classes = np.asarray(est.classes_)
+        if not np.array_equal(est_classes, classes):
+            _, columns = encode_labels(
+                classes, est_classes, name="classes", classes_name="estimator.classes_"
+            )
+            z = z[:, columns]
+        return z
 
-    def _calibrator_input(self, cal, est, X):
-        logits = self._logits(est, X)
+    def _calibrator_input(self, cal, est, X, classes, method):
+        logits = self._logits(est, X, classes, method)
         if getattr(cal, "input_type", "logits") == "probabilities":
             return softmax(logits, axis=1)
         return logits
@@ -267,9 +308,13 @@ class CalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             Rows sum to 1; column ``k`` belongs to ``classes_[k]``.
         """
         check_is_fitted(self)
-        proba = np.zeros((_num_samples(X), len(self.classes_)))
+        proba = None
         for est, cal in self.calibrated_classifiers_:
-            proba += cal.predict_proba(self._calibrator_input(cal, est, X))
+            # the method fixed by fit: a later set_params changes nothing
+            p = cal.predict_proba(
+                self._calibrator_input(cal, est, X, self.classes_, self.response_method_)
+            )
+            proba = np.array(p, dtype=np.float64) if proba is None else proba + p
         proba /= len(self.calibrated_classifiers_)
         return proba / proba.sum(axis=1, keepdims=True)
 

@@ -19,6 +19,8 @@ import torch
 from skorch.callbacks import Callback, EarlyStopping, EpochScoring, ProgressBar
 from skorch.history import History
 
+from simcalib._validation import check_scalar_in_range
+
 __all__ = [
     "LRSchedule",
     "EpochECE",
@@ -73,10 +75,12 @@ class LRSchedule(Callback):
         self.final_div_factor = final_div_factor
 
     def initialize(self):
-        if self.kind not in _SCHEDULES:
+        if not isinstance(self.kind, str) or self.kind not in _SCHEDULES:
             raise ValueError(f"kind must be one of {_SCHEDULES}; got {self.kind!r}")
-        if not 0.0 < self.pct_start < 1.0:
-            raise ValueError(f"pct_start must be in (0, 1); got {self.pct_start!r}")
+        check_scalar_in_range(self.pct_start, "pct_start", lo=0.0, hi=1.0,
+                              lo_open=True, hi_open=True)
+        check_scalar_in_range(self.div_factor, "div_factor", lo=0.0, lo_open=True)
+        check_scalar_in_range(self.final_div_factor, "final_div_factor", lo=0.0, lo_open=True)
         self.step_ = 0
         self.total_steps_ = None
         return self
@@ -239,8 +243,7 @@ class TrainingCheckpoint(Callback):
         return Path(self.dirname) / self.f_name
 
     def initialize(self):
-        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
-            raise ValueError(f"every must be a positive integer; got {self.every!r}")
+        check_scalar_in_range(self.every, "every", lo=1, integer=True)
         self.resumed_epoch_ = 0
         return self
 

@@ -11,13 +11,23 @@ skorch's ``get_dataset`` and ``get_iterator`` hooks.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import torch
 from torch.utils.data import Subset
 
-from simcalib.nn._device import uses_cuda
+from simcalib._validation import check_scalar_in_range
+from simcalib.nn._device import resolve_device, uses_cuda
 
-__all__ = ["ImageTensorDataset", "DeviceBatchIterator", "place_images"]
+__all__ = [
+    "ImageTensorDataset",
+    "batch_images",
+    "DeviceBatchIterator",
+    "SeededGenerator",
+    "loadable_device",
+    "place_images",
+]
 
 #: Fraction of the free GPU memory the training images may take; above it
 #: they stay in (pinned) host memory and each batch is copied over.
@@ -81,8 +91,44 @@ def place_images(X, device):
     return X.cpu().pin_memory()
 
 
+#: Keys of the input of a batch that carries per-sample soft targets: such a
+#: batch is ``({"X": images, "soft_targets": targets}, labels)``. The targets
+#: ride on the input side so that the label side stays the 1-D encoded
+#: labels that skorch's scoring callbacks and stratified splits read.
+IMAGES_KEY = "X"
+SOFT_TARGETS_KEY = "soft_targets"
+
+
+def batch_images(Xi):
+    """Split the input of a batch into ``(images, soft_targets or None)``.
+
+    Parameters
+    ----------
+    Xi : torch.Tensor or dict
+        Images, or ``{"X": images, "soft_targets": targets}`` as yielded for
+        an :class:`ImageTensorDataset` that holds per-sample soft targets.
+
+    Returns
+    -------
+    images : torch.Tensor of shape (batch, C, H, W)
+    soft_targets : torch.Tensor of shape (batch, n_classes) or None
+
+    Examples
+    --------
+    >>> import torch
+    >>> x, t = batch_images({"X": torch.zeros(2, 1, 2, 2), "soft_targets": torch.ones(2, 3)})
+    >>> tuple(x.shape), tuple(t.shape)
+    ((2, 1, 2, 2), (2, 3))
+    >>> batch_images(torch.zeros(2, 1, 2, 2))[1] is None
+    True
+    """
+    if isinstance(Xi, dict):
+        return Xi[IMAGES_KEY], Xi.get(SOFT_TARGETS_KEY)
+    return Xi, None
+
+
 class ImageTensorDataset(torch.utils.data.Dataset):
-    """Images and integer labels held as two tensors.
+    """Images, integer labels and optional per-sample soft targets held as tensors.
 
     Indexing one sample (``dataset[i]``) works, so a plain ``DataLoader``
     can read it, but :class:`DeviceBatchIterator` reads whole batches.
@@ -93,6 +139,12 @@ class ImageTensorDataset(torch.utils.data.Dataset):
         uint8 or float32 images.
     y : torch.Tensor of shape (n_samples,) or None
         int64 labels in ``0 .. n_classes - 1``.
+    soft_targets : torch.Tensor of shape (n_samples, n_classes) or None
+        float32 training targets, one row per sample. When given, a sample
+        (and a batch) is ``({"X": image, "soft_targets": target}, label)``
+        (see :func:`batch_images`), so the targets follow the images
+        through shuffling, skorch's ``train_split`` (which indexes the
+        dataset) and onto the device.
 
     Examples
     --------
@@ -100,19 +152,33 @@ class ImageTensorDataset(torch.utils.data.Dataset):
     >>> ds = ImageTensorDataset(torch.zeros(3, 1, 2, 2), torch.tensor([0, 1, 0]))
     >>> len(ds), ds[1][1].item()
     (3, 1)
+    >>> ds = ImageTensorDataset(torch.zeros(3, 1, 2, 2), torch.tensor([0, 1, 0]),
+    ...                         soft_targets=torch.eye(2)[[0, 1, 0]])
+    >>> ds[1][0]["soft_targets"].tolist()
+    [0.0, 1.0]
     """
 
-    def __init__(self, X, y=None):
+    def __init__(self, X, y=None, soft_targets=None):
         if y is not None and len(y) != len(X):
             raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+        if soft_targets is not None:
+            if soft_targets.ndim != 2 or len(soft_targets) != len(X):
+                raise ValueError(
+                    f"soft_targets must have shape ({len(X)}, n_classes); "
+                    f"got {tuple(soft_targets.shape)}"
+                )
         self.X = X
         self.y = y
+        self.soft_targets = soft_targets
 
     def __len__(self):
         return len(self.X)
 
     def __getitem__(self, i):
-        return self.X[i], (self.y[i] if self.y is not None else 0)
+        x = self.X[i]
+        if self.soft_targets is not None:
+            x = {IMAGES_KEY: x, SOFT_TARGETS_KEY: self.soft_targets[i]}
+        return x, (self.y[i] if self.y is not None else 0)
 
 
 def _resolve(dataset):
@@ -135,7 +201,11 @@ class DeviceBatchIterator:
 
     Each pass (one epoch) draws a fresh permutation from ``generator`` when
     ``shuffle`` is true, so re-iterating the same object gives a new order
-    and the order depends only on the generator's state.
+    and the order depends only on the generator's state. A batch is
+    ``(images, labels)``, or ``({"X": images, "soft_targets": targets},
+    labels)`` when the dataset holds per-sample soft targets (gathered with
+    the same indices, on the same device; augmentation touches the images
+    only).
 
     Parameters
     ----------
@@ -180,8 +250,7 @@ class DeviceBatchIterator:
         self, dataset, batch_size=128, shuffle=False, drop_last=False, device="cpu",
         generator=None, augment=None, training=False, num_replicas=1, rank=0,
     ):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
+        check_scalar_in_range(batch_size, "batch_size", lo=1, integer=True)
         if shuffle and generator is None:
             raise ValueError("shuffle=True needs a generator")
         base, indices = _resolve(dataset)
@@ -189,9 +258,12 @@ class DeviceBatchIterator:
             raise ValueError(
                 f"DeviceBatchIterator reads ImageTensorDataset objects; got {type(base).__name__}"
             )
+        check_scalar_in_range(num_replicas, "num_replicas", lo=1, integer=True)
+        check_scalar_in_range(rank, "rank", lo=0, integer=True)
         if not 0 <= rank < num_replicas:
             raise ValueError(f"rank must be in [0, num_replicas={num_replicas}); got {rank!r}")
         self.X, self.y = base.X, base.y
+        self.soft_targets = base.soft_targets
         self.indices = indices
         self.n_total = len(base) if indices is None else len(indices)
         self.n = self.n_total // num_replicas
@@ -236,6 +308,51 @@ class DeviceBatchIterator:
             yb = None if self.y is None else self.y[sel].to(self.device, non_blocking=True)
             if self.augment is not None:
                 xb = self.augment(xb, self.generator)
+            if self.soft_targets is not None:
+                tb = self.soft_targets[sel].to(self.device, non_blocking=True)
+                xb = {IMAGES_KEY: xb, SOFT_TARGETS_KEY: tb}
             yield xb, yb
 
 
+def loadable_device(device):
+    """``device`` resolved if this machine has it, else ``"cpu"`` (for unpickling).
+
+    Examples
+    --------
+    >>> loadable_device("cpu")
+    'cpu'
+    """
+    try:
+        return resolve_device(device)
+    except ValueError:
+        return "cpu"
+
+
+class SeededGenerator(torch.Generator):
+    """The batch iterator's :class:`torch.Generator`, made picklable (device and state).
+
+    Unpickled where its GPU is missing, it becomes a CPU generator seeded
+    from the CUDA state (the two state formats differ).
+
+    Examples
+    --------
+    >>> import pickle, torch
+    >>> g = SeededGenerator().manual_seed(0)
+    >>> h = pickle.loads(pickle.dumps(g))
+    >>> torch.equal(torch.randperm(5, generator=g), torch.randperm(5, generator=h))
+    True
+    """
+
+    def __reduce__(self):
+        return (_rebuild_generator, (str(self.device), self.get_state()))
+
+
+def _rebuild_generator(device, state):
+    target = loadable_device(device)
+    gen = SeededGenerator(device=target)
+    if torch.device(target).type == torch.device(device).type:
+        gen.set_state(state)
+        return gen
+    digest = hashlib.sha256(state.numpy().tobytes()).digest()
+    gen.manual_seed(int.from_bytes(digest[:8], "little"))
+    return gen

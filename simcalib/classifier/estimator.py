@@ -1,34 +1,67 @@
-"""SimilarityLSClassifier: a skorch CNN classifier trained on class-similarity soft labels."""
+"""SimilarityLSClassifier: a skorch CNN classifier trained on class-similarity soft labels.
+
+The estimator wires three parts together: input handling
+(:mod:`simcalib.classifier._input`), the soft-label matrix
+(:func:`simcalib.smoothing.soft_label_matrix`) and the on-device training
+engine (:mod:`simcalib.classifier.engine`).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import inspect
-import numbers
+import warnings
 
 import numpy as np
 import torch
-from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
-from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, PrintLog
+from skorch.callbacks import (
+    EarlyStopping,
+    EpochScoring,
+    EpochTimer,
+    PassthroughScoring,
+    PrintLog,
+)
 from skorch.dataset import unpack_data
 from skorch.utils import is_dataset, to_numpy
 
+from simcalib._validation import (
+    _check_input_shape,
+    check_scalar_in_range,
+    encode_labels,
+)
+from simcalib.classifier._input import (
+    check_images_like_training,
+    check_soft_targets,
+    check_training_images,
+    combine_soft_targets,
+    dtype_name,
+    input_affine,
+    input_statistics,
+)
 from simcalib.classifier.callbacks import LRSchedule
 from simcalib.classifier.engine import (
     DeviceBatchIterator,
     ImageTensorDataset,
+    SeededGenerator,
+    batch_images,
     is_image_dataset,
+    loadable_device,
     place_images,
 )
+from simcalib.exceptions import TrainingInterruptedWarning
 from simcalib.nn import SoftTargetCrossEntropy, build_network, random_crop_flip
 from simcalib.nn._device import autocast, resolve_device, uses_cuda
+from simcalib.smoothing import soft_label_matrix
 
 __all__ = ["SimilarityLSClassifier"]
 
 _AUGMENT = {"crop_flip": (True, True), "crop": (True, False), "flip": (False, True)}
+_LR_SCHEDULES = ("onecycle", "cosine")
 _DEFAULT_NETWORK = "resnet18"
+#: Largest ``random_state`` (torch.manual_seed takes 64-bit seeds).
+_MAX_SEED = 2**64 - 1
 
 
 def _encoded_accuracy(net, X, y):
@@ -36,15 +69,14 @@ def _encoded_accuracy(net, X, y):
     return float(np.mean(net.predict_proba(X).argmax(1) == to_numpy(y)))
 
 
-def _encode(classes, y):
-    """Positions of the labels ``y`` in ``classes``; ValueError for unknown labels."""
-    order = np.argsort(classes, kind="stable")
-    pos = np.searchsorted(classes[order], y).clip(0, len(classes) - 1)
-    codes = order[pos]
-    if not np.array_equal(classes[codes], y):
-        unknown = sorted(set(np.unique(y).tolist()) - set(np.asarray(classes).tolist()))
-        raise ValueError(f"y has labels {unknown} that are not among the classes")
-    return codes.astype(np.int64)
+def _raised_by_early_stopping(exc):
+    """Whether a KeyboardInterrupt comes from a skorch ``EarlyStopping`` callback."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if isinstance(tb.tb_frame.f_locals.get("self"), EarlyStopping):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _is_device_iterator(cls):
@@ -66,16 +98,35 @@ class SimilarityLSClassifier(NeuralNetClassifier):
     1-D label vector throughout (stratified CV and scorers work); targets are
     built inside :meth:`get_loss`.
 
+    **Per-sample soft targets.** ``fit(X, y, soft_targets=S)`` takes an
+    ``(n_samples, n_classes)`` matrix ``S`` beside ``y`` (e.g. noisy labels
+    curated into class distributions); its columns follow ``classes_``. Sample ``i`` is then trained towards ``S[i] @ Q``,
+    the mixture of the class-level targets weighted by ``S[i]``: a one-hot
+    row ``e_{y_i}`` gives exactly today's ``Q[y_i]``, and with one-hot
+    training (``similarity="onehot"`` or ``alpha=0``, ``Q = I``) the target
+    is ``S[i]`` itself. Mixup mixes these targets like any others. ``y``
+    still drives stratified splits, scorers and ``valid_acc``. With
+    scikit-learn's metadata routing enabled, ``set_fit_request(soft_targets=True)``
+    routes ``S`` through a :class:`~sklearn.pipeline.Pipeline` or
+    :class:`~sklearn.model_selection.GridSearchCV` (which index it per CV
+    split); without routing, ``GridSearchCV.fit(X, y, soft_targets=S)``
+    and ``Pipeline.fit(X, y, clf__soft_targets=S)`` pass it on as a fit
+    parameter.
+
     The baselines of the paper run through the same engine: one-hot
     (``alpha=0`` or ``similarity="onehot"``), uniform label smoothing
     (``similarity="uniform"``), mixup (``mixup_alpha > 0``, combinable with
     any targets) and a user-supplied soft-label matrix.
 
-    **Input.** ``X`` holds images of shape ``(n, C, H, W)`` or ``(n, H, W)``
-    (one channel), as a numpy array or torch tensor; flat features of shape
-    ``(n, C*H*W)`` are accepted when ``input_shape`` says how to fold them.
-    uint8 images are divided by 255 (and stay uint8 in memory until a batch
-    is used); any other numeric dtype is used as given, as float32. With
+    **Input.** ``X`` holds channels-first images of shape ``(n, C, H, W)``
+    or ``(n, H, W)`` (one channel), as a numpy array or torch tensor; flat
+    features of shape ``(n, C*H*W)`` are accepted when ``input_shape`` says
+    how to fold them. Channels-last images such as ``(n, 32, 32, 3)`` are
+    refused with the transpose that fixes them
+    (:func:`simcalib._validation.check_images`). uint8 images are divided
+    by 255 (and stay uint8 in memory until a batch is used); any other
+    numeric dtype is used as given, as float32; images given after
+    :meth:`fit` must be uint8 exactly when the training images were. With
     ``standardize=True`` each channel is then centred and scaled by the
     training set's mean and standard deviation.
 
@@ -115,6 +166,12 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         - an array: a precomputed row-stochastic soft-label matrix, row ``k``
           being the target of ``classes_[k]``; ``alpha`` and ``beta`` are
           ignored.
+
+        The similarity estimator is fitted on the training images and the
+        original labels (so name-based sources such as
+        :class:`~simcalib.similarity.WordNetSimilarity` see the class
+        names), and every class needs training samples. The whole matrix is
+        built by :func:`simcalib.smoothing.soft_label_matrix`.
     alpha : float in [0, 1], default=0.1
         Mass moved away from the true class. ``alpha=0`` is one-hot training.
     beta : float >= 0, default=1.0
@@ -122,7 +179,9 @@ class SimilarityLSClassifier(NeuralNetClassifier):
     mixup_alpha : float >= 0, default=0.0
         Mixup (Zhang et al. 2018): when positive, each training batch is
         replaced by ``lam x + (1 - lam) x[perm]`` with targets
-        ``lam Q[y] + (1 - lam) Q[y[perm]]``, ``lam ~ Beta(mixup_alpha, mixup_alpha)``.
+        ``lam Q[y] + (1 - lam) Q[y[perm]]``, ``lam ~ Beta(mixup_alpha, mixup_alpha)``
+        (with per-sample soft targets, ``lam T + (1 - lam) T[perm]`` where
+        ``T = soft_targets @ Q`` are the batch's targets).
     augment : {"crop_flip", "crop", "flip"} or None, default=None
         On-device training augmentation (:func:`simcalib.nn.random_crop_flip`).
         CIFAR-style training uses ``"crop_flip"``.
@@ -133,7 +192,8 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         Whether to standardise each channel with the training mean and std.
     input_shape : tuple of int (C, H, W) or None, default=None
         Shape to fold 2-D ``X`` of shape ``(n, C*H*W)`` into (e.g. after a
-        scikit-learn transformer in a Pipeline).
+        scikit-learn transformer in a Pipeline). Image-shaped ``X`` must then
+        have this shape.
     lr_schedule : {"onecycle", "cosine"} or None, default="onecycle"
         Per-batch learning-rate schedule with peak ``lr``; None keeps ``lr``.
     amp : bool or "auto", default="auto"
@@ -163,19 +223,24 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         ``iterator_*__batch_size`` are honoured. Any other iterator class
         (e.g. ``torch.utils.data.DataLoader``) falls back to skorch's path.
     device : str, torch.device or None, default=None
-        Compute device; None selects ``"cuda"`` when
-        :func:`torch.cuda.is_available`, else ``"cpu"`` (see ``device_``).
+        Compute device, resolved by :func:`simcalib._device.resolve_device`:
+        None or ``"auto"`` select ``"cuda"`` when torch sees a GPU, else
+        ``"cpu"`` (see ``device_``); a CUDA device this machine lacks is
+        refused in :meth:`fit`.
     criterion : torch module class, default=SoftTargetCrossEntropy
         Loss taking ``(logits, soft_targets)``.
     **kwargs
         Any other :class:`skorch.NeuralNetClassifier` parameter
         (``callbacks``, ``compile``, ``verbose``, ``warm_start``, ``classes``,
-        ``optimizer__weight_decay``, ...).
+        ``optimizer__weight_decay``, ...). A given ``classes`` keeps its
+        order: column ``k`` of :meth:`predict_proba` is ``classes[k]``.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        The class labels; :meth:`predict` returns these.
+        The class labels, in column order: the sorted labels of ``y``, or
+        ``classes`` as given. Fixed by :meth:`fit` (a later
+        ``set_params(classes=...)`` does not relabel a fitted model).
     soft_labels_ : ndarray of shape (n_classes, n_classes), float32
         The target matrix ``Q``; row ``k`` is the soft label of ``classes_[k]``.
     smoother_ : SimilaritySmoother or None
@@ -184,12 +249,50 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         ``(C, H, W)`` of the training images.
     n_features_in_ : int
         ``C * H * W``.
+    input_dtype_ : str
+        dtype of the training images (``"uint8"``, ``"float32"``, ...);
+        later images must be uint8 exactly when these were.
+    input_mean_, input_std_ : ndarray of shape (C,), float32
+        Per-channel statistics of the standardisation (0 and 1 when
+        ``standardize=False``).
     device_ : str
         The resolved compute device.
     module_ : torch.nn.Module
         The trained network (outputs logits).
     history_ : skorch.history.History
         Per-epoch and per-batch records.
+    interrupted_ : bool
+        Whether the last :meth:`fit` / :meth:`partial_fit` was stopped by
+        Ctrl-C (a KeyboardInterrupt not raised by ``EarlyStopping``),
+        leaving a partly trained model.
+    completed_epochs_ : int
+        Epochs completed by the last :meth:`fit` / :meth:`partial_fit`.
+
+    Notes
+    -----
+    **Validation.** :meth:`fit` checks every parameter (NaN, infinity,
+    booleans and out-of-range values are refused by
+    :func:`simcalib._validation.check_scalar_in_range`), the images
+    (:func:`simcalib._validation.check_images`), the labels
+    (:func:`simcalib._validation.encode_labels`) and the similarity, and
+    fits the soft labels, before any fitted attribute changes; building
+    the network, optimizer and callbacks is undone if it fails. A refit
+    that fails therefore leaves a fitted model exactly as it was.
+
+    **Ctrl-C.** skorch ends training quietly on KeyboardInterrupt and
+    returns. This estimator then sets ``interrupted_ = True``, records
+    ``completed_epochs_`` and issues a
+    :class:`~simcalib.exceptions.TrainingInterruptedWarning`, so a partly
+    trained model never passes for a finished one. With a
+    :class:`~simcalib.classifier.TrainingCheckpoint` the run can be resumed.
+    (skorch's :class:`~skorch.callbacks.EarlyStopping` ends training with a
+    KeyboardInterrupt as well; that counts as a finished fit.)
+
+    **Pickling.** Device tensors (the network, optimizer, input scaling and
+    soft-label cache) go through skorch's ``cuda_dependent_attributes_``:
+    a model fitted on a GPU loads on a CPU-only machine. With
+    ``device=None`` a model loads on the device it was fitted on when this
+    machine has it, else on the CPU, and ``device`` stays None.
 
     Examples
     --------
@@ -202,6 +305,10 @@ class SimilarityLSClassifier(NeuralNetClassifier):
     >>> clf.fit(X[:200], y[:200]).predict_proba(X[:3]).shape
     (3, 10)
     """
+
+    #: Device tensors beyond skorch's own (module, optimizer, criterion):
+    #: skorch's pickling maps them to a device this machine has.
+    cuda_dependent_attributes_ = ["_input_affine_", "soft_labels_t_"]
 
     def __init__(
         self,
@@ -302,250 +409,124 @@ class SimilarityLSClassifier(NeuralNetClassifier):
             super().set_params(**params)
         return self
 
-    # ------------------------------------------------------------- input
-    def _check_X(self, X, *, reset):
-        """Validate images; return a numpy array or tensor of shape (n, C, H, W)."""
-        if is_dataset(X):
-            return X
-        if isinstance(X, torch.Tensor):
-            arr = X
-            if arr.dtype == torch.bool or arr.is_complex():
-                raise ValueError(f"X must hold real numbers; got dtype {arr.dtype}")
-        else:
-            try:
-                arr = np.asarray(X)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"X must be an array of images; got {exc}") from None
-            if arr.dtype.kind not in "uif":
-                raise ValueError(f"X must hold real numbers; got dtype {arr.dtype}")
-        shape = tuple(arr.shape)
-        if arr.ndim == 2:
-            if self.input_shape is None:
-                raise ValueError(
-                    f"X must be images of shape (n, C, H, W) or (n, H, W); got 2-D "
-                    f"shape {shape}. Pass input_shape=(C, H, W) to fold flat features."
-                )
-            target = tuple(int(s) for s in self.input_shape)
-            if len(target) != 3 or int(np.prod(target)) != shape[1]:
-                raise ValueError(
-                    f"input_shape={self.input_shape!r} does not fold X of shape {shape}: "
-                    "it must be (C, H, W) with C*H*W equal to the number of columns"
-                )
-            arr = arr.reshape((shape[0],) + target)
-        elif arr.ndim == 3:
-            arr = arr[:, None]
-        elif arr.ndim != 4:
-            raise ValueError(
-                f"X must be images of shape (n, C, H, W) or (n, H, W); got {arr.ndim}-D "
-                f"shape {shape}"
-            )
-        if arr.shape[0] == 0 or min(arr.shape[1:]) == 0:
-            raise ValueError(f"X must hold at least one non-empty image; got shape {shape}")
-        is_float = arr.dtype.is_floating_point if isinstance(arr, torch.Tensor) else (
-            arr.dtype.kind == "f")
-        if is_float:
-            finite = torch.isfinite(arr).all() if isinstance(arr, torch.Tensor) else (
-                np.isfinite(arr).all())
-            if not finite:
-                raise ValueError("X contains NaN or infinity")
-        img_shape = tuple(int(s) for s in arr.shape[1:])
-        if reset:
-            self.input_shape_ = img_shape
-            self.n_features_in_ = int(np.prod(img_shape))
-        else:
-            check_is_fitted(self, "input_shape_")
-            c, h, w = self.input_shape_
-            if img_shape[0] != c:
-                raise ValueError(
-                    f"X has {img_shape[0]} channels but {type(self).__name__} was "
-                    f"fitted on {c}-channel images"
-                )
-            if img_shape[1:] != (h, w):
-                raise ValueError(
-                    f"X has images of size {img_shape[1]}x{img_shape[2]} but "
-                    f"{type(self).__name__} was fitted on {h}x{w} images"
-                )
-        return arr
-
-    def _encode_y(self, y, n_samples):
-        y = to_numpy(y) if isinstance(y, torch.Tensor) else np.asarray(y)
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D class labels; got shape {y.shape}")
-        if len(y) != n_samples:
-            raise ValueError(f"X has {n_samples} samples but y has {len(y)}")
-        classes = np.unique(y) if self.classes is None else np.asarray(self.classes)
-        if len(classes) < 2:
-            raise ValueError(f"y must hold at least 2 classes; got {classes.tolist()}")
-        codes = _encode(classes, y)
-        self.classes_inferred_ = classes
-        return codes.astype(np.int64)
-
-    # ------------------------------------------------------- soft labels
-    def _fit_soft_labels(self, X, y):
-        """Build the (K, K) target matrix; set ``smoother_`` and ``soft_labels_``."""
-        n_classes = len(self.classes_)
-        alpha, beta, sim = self.alpha, self.beta, self.similarity
-        if not isinstance(alpha, numbers.Real) or not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"alpha must be a float in [0, 1]; got {alpha!r}")
-        if not isinstance(beta, numbers.Real) or beta < 0:
-            raise ValueError(f"beta must be a float >= 0; got {beta!r}")
-        self.smoother_ = None
-        eye = np.eye(n_classes)
-        if isinstance(sim, str):
-            if sim == "onehot":
-                Q = eye
-            elif sim == "uniform":
-                Q = (1.0 - alpha) * eye + alpha / n_classes
-            else:
-                raise ValueError(
-                    f"similarity={sim!r} is not one of 'uniform', 'onehot', a "
-                    "similarity estimator, a (K, K) array or None"
-                )
-        elif sim is None or hasattr(sim, "fit"):
-            if alpha == 0:
-                Q = eye  # one-hot: the similarity would be multiplied by 0
-            else:
-                from simcalib.smoothing import SimilaritySmoother
-
-                if sim is None:
-                    from simcalib.similarity import PixelDistanceSimilarity
-
-                    sim = PixelDistanceSimilarity()
-                X_np = to_numpy(X) if isinstance(X, torch.Tensor) else X
-                smoother = SimilaritySmoother(clone(sim), alpha=alpha, beta=beta)
-                self.smoother_ = smoother.fit(X_np, y)
-                Q = np.asarray(smoother.soft_labels_, dtype=np.float64)
-        else:
-            Q = np.asarray(sim, dtype=np.float64)
-            if Q.shape != (n_classes, n_classes):
-                raise ValueError(
-                    f"similarity as a soft-label matrix must have shape "
-                    f"({n_classes}, {n_classes}) for the {n_classes} classes; got {Q.shape}"
-                )
-            if not np.isfinite(Q).all() or (Q < 0).any() or not np.allclose(Q.sum(1), 1, atol=1e-5):
-                raise ValueError(
-                    "similarity as a soft-label matrix must be finite, non-negative "
-                    "and have rows summing to 1"
-                )
-        self.soft_labels_ = Q.astype(np.float32)
-        self.soft_labels_t_ = None  # device copy, made on first use
-
-    def _soft_labels_on(self, device):
-        Q = self.soft_labels_t_
-        if Q is None or Q.device != torch.device(device):
-            Q = torch.as_tensor(self.soft_labels_, device=device)
-            self.soft_labels_t_ = Q
-        return Q
-
-    # --------------------------------------------------------------- fit
-    def _check_options(self):
-        if self.augment is not None and self.augment not in _AUGMENT:
+    # ------------------------------------------------------------- checks
+    def _check_params(self):
+        """Validate every parameter this class adds (and lr, epochs, batch size)."""
+        check_scalar_in_range(self.alpha, "alpha", lo=0.0, hi=1.0)
+        check_scalar_in_range(self.beta, "beta", lo=0.0)
+        check_scalar_in_range(self.mixup_alpha, "mixup_alpha", lo=0.0)
+        check_scalar_in_range(self.lr, "lr", lo=0.0, lo_open=True)
+        check_scalar_in_range(self.max_epochs, "max_epochs", lo=0, integer=True)
+        if not (isinstance(self.batch_size, int) and self.batch_size == -1):
+            check_scalar_in_range(self.batch_size, "batch_size", lo=1, integer=True)
+        if self.augment is not None and (
+            not isinstance(self.augment, str) or self.augment not in _AUGMENT
+        ):
             raise ValueError(
                 f"augment must be one of {sorted(_AUGMENT)} or None; got {self.augment!r}"
             )
-        if not isinstance(self.mixup_alpha, numbers.Real) or self.mixup_alpha < 0:
-            raise ValueError(f"mixup_alpha must be a float >= 0; got {self.mixup_alpha!r}")
-        cp = self.crop_padding
-        if cp != "auto" and (isinstance(cp, bool) or not isinstance(cp, int) or cp < 0):
-            raise ValueError(f"crop_padding must be 'auto' or an int >= 0; got {cp!r}")
+        if not (isinstance(self.crop_padding, str) and self.crop_padding == "auto"):
+            check_scalar_in_range(self.crop_padding, "crop_padding", lo=0, integer=True)
+        if not isinstance(self.standardize, bool | np.bool_):
+            raise ValueError(f"standardize must be True or False; got {self.standardize!r}")
         for name in ("amp", "channels_last"):
-            if getattr(self, name) not in ("auto", True, False):
-                raise ValueError(f"{name} must be 'auto', True or False; got {getattr(self, name)!r}")
-        rs = self.random_state
-        if rs is not None and (isinstance(rs, bool) or not isinstance(rs, numbers.Integral)):
-            raise ValueError(f"random_state must be an int or None; got {rs!r}")
-
-    def _compute_device(self):
-        """The device to train on (a hook for data-parallel subclasses)."""
-        return resolve_device(self.device)
-
-    def _data_parallel(self):
-        """``(num_replicas, rank)`` of this process (a hook for data-parallel subclasses)."""
-        return 1, 0
-
-    def _use(self, name):
-        value = getattr(self, name)
-        return uses_cuda(self.device_) if value == "auto" else bool(value)
-
-    @contextlib.contextmanager
-    def _fit_context(self, seed=True):
-        # Seed torch's global generator (weight init, dropout) inside a fork,
-        # so a seeded fit is reproducible and leaves the caller's state alone.
-        # On CUDA, let cuDNN autotune its convolution algorithms for the fixed
-        # batch shape (unless the caller asked for deterministic kernels);
-        # the flags are restored on exit.
-        with contextlib.ExitStack() as stack:
-            if uses_cuda(self.device_):
-                cudnn = torch.backends.cudnn
-                stack.enter_context(cudnn.flags(
-                    enabled=True, benchmark=not cudnn.deterministic,
-                    deterministic=cudnn.deterministic, allow_tf32=cudnn.allow_tf32,
-                ))
-            if seed and self.random_state is not None:
-                devices = (
-                    [torch.device(self.device_).index or 0] if uses_cuda(self.device_) else []
-                )
-                stack.enter_context(torch.random.fork_rng(devices=devices))
-                torch.manual_seed(int(self.random_state))
-            yield
-
-    def _prepare(self, X, y, reset):
-        self._check_options()
-        X = self._check_X(X, reset=reset)
-        if is_dataset(X):
+            value = getattr(self, name)
+            if not (isinstance(value, bool | np.bool_) or (isinstance(value, str) and value == "auto")):
+                raise ValueError(f"{name} must be 'auto', True or False; got {value!r}")
+        if self.lr_schedule is not None and (
+            not isinstance(self.lr_schedule, str) or self.lr_schedule not in _LR_SCHEDULES
+        ):
             raise ValueError(
-                f"{type(self).__name__}.fit needs image arrays, not a Dataset; got "
-                f"{type(X).__name__}"
+                f"lr_schedule must be one of {_LR_SCHEDULES} or None; got {self.lr_schedule!r}"
             )
-        if reset:
-            y = self._encode_y(y, len(X))
-            self.device_ = self._compute_device()
-            self._fit_input_scaling(X)
-            self._fit_soft_labels(X, y)
-        else:
-            check_is_fitted(self, "soft_labels_")
-            y = self._encode_known(y, len(X))
-        return X, y
+        if self.random_state is not None:
+            check_scalar_in_range(
+                self.random_state, "random_state", lo=0, hi=_MAX_SEED, integer=True
+            )
+        if self.input_shape is not None:
+            _check_input_shape(self.input_shape)
 
-    def _encode_known(self, y, n_samples):
-        y = to_numpy(y) if isinstance(y, torch.Tensor) else np.asarray(y)
-        if y.ndim != 1 or len(y) != n_samples:
-            raise ValueError(f"y must be 1-D with {n_samples} labels; got shape {y.shape}")
-        codes = _encode(self.classes_, y)
-        return codes.astype(np.int64)
+    def _check_warm_start(self, classes, shape):
+        if not (self.warm_start and getattr(self, "initialized_", False)
+                and hasattr(self, "classes_inferred_")):
+            return
+        if not np.array_equal(classes, self.classes_inferred_) or shape != self.input_shape_:
+            raise ValueError(
+                f"warm_start=True continues training the fitted network, built for "
+                f"classes {self.classes_inferred_[:10].tolist()} and images of shape "
+                f"{self.input_shape_}; got classes {classes[:10].tolist()} and images of "
+                f"shape {shape}. Set warm_start=False to train a new network."
+            )
 
-    def _fit_input_scaling(self, X):
-        """Per-channel affine map ``x * scale + shift`` applied to every batch."""
-        c = X.shape[1]
-        is_uint8 = X.dtype == (torch.uint8 if isinstance(X, torch.Tensor) else np.uint8)
-        unit = 1.0 / 255.0 if is_uint8 else 1.0
-        mean, std = np.zeros(c), np.ones(c)
-        if self.standardize:
-            # chunks are converted one at a time: X may be a read-only memmap
-            # running sums over chunks of samples keep memory bounded
-            s1 = torch.zeros(c, dtype=torch.float64)
-            s2 = torch.zeros(c, dtype=torch.float64)
-            for start in range(0, len(X), 4096):
-                chunk = X[start:start + 4096]
-                if not isinstance(chunk, torch.Tensor):
-                    chunk = torch.from_numpy(np.array(chunk, dtype=np.float64))
-                chunk = chunk.to(torch.float64) * unit
-                s1 += chunk.sum((0, 2, 3)).cpu()
-                s2 += chunk.square().sum((0, 2, 3)).cpu()
-            count = len(X) * X.shape[2] * X.shape[3]
-            mean = (s1 / count).numpy()
-            var = np.maximum((s2 / count).numpy() - mean**2, 0.0)
-            std = np.sqrt(var)
-            std[std < 1e-12] = 1.0
-        self.input_mean_ = mean.astype(np.float32)
-        self.input_std_ = std.astype(np.float32)
-        self._input_affine_ = (
-            torch.as_tensor(unit / std, dtype=torch.float32).view(1, c, 1, 1),
-            torch.as_tensor(-mean / std, dtype=torch.float32).view(1, c, 1, 1),
+    def _validate_fit(self, X, y, soft_targets=None):
+        """Check everything and build the soft labels; change nothing on ``self``.
+
+        Returns
+        -------
+        X : ndarray or torch.Tensor of shape (n, C, H, W)
+        codes : ndarray of shape (n,), int64
+        fitted : dict
+            The fitted attributes :meth:`fit` sets before training.
+        targets : torch.Tensor of shape (n, K), float32, or None
+            The per-sample training targets ``soft_targets @ soft_labels_``.
+        """
+        self._check_params()
+        device = self._compute_device()
+        X = check_training_images(X, self.input_shape)
+        classes, codes = encode_labels(y, self.classes, name="y", min_classes=2)
+        if len(codes) != len(X):
+            raise ValueError(f"X has {len(X)} samples but y has {len(codes)}")
+        if soft_targets is not None:
+            soft_targets = check_soft_targets(soft_targets, len(X), classes)
+        shape = tuple(int(s) for s in X.shape[1:])
+        self._check_warm_start(classes, shape)
+        dtype = dtype_name(X)
+        mean, std = input_statistics(X, self.standardize)
+        Q, smoother = soft_label_matrix(
+            self.similarity, X, classes[codes], classes, alpha=self.alpha, beta=self.beta
+        )
+        fitted = {
+            "classes_inferred_": classes,
+            "input_shape_": shape,
+            "n_features_in_": int(np.prod(shape)),
+            "input_dtype_": dtype,
+            "input_mean_": mean.astype(np.float32),
+            "input_std_": std.astype(np.float32),
+            "_input_affine_": input_affine(mean, std, dtype),
+            "soft_labels_": Q.astype(np.float32),
+            "soft_labels_t_": None,  # device copy, made on first use
+            "smoother_": smoother,
+            "device_": device,
+            "resumed_epoch_": 0,
+        }
+        targets = None
+        if soft_targets is not None:
+            targets = combine_soft_targets(soft_targets, fitted["soft_labels_"])
+        return X, codes, fitted, targets
+
+    def _check_X_like_training(self, X):
+        return check_images_like_training(
+            X, input_shape=self.input_shape, fitted_shape=self.input_shape_,
+            fitted_dtype=getattr(self, "input_dtype_", None), owner=type(self).__name__,
         )
 
-    def fit(self, X, y, **fit_params):
+    @property
+    def classes_(self):
+        """The class labels of the fitted model, in column order."""
+        try:
+            return self.classes_inferred_
+        except AttributeError:
+            raise AttributeError(
+                f"{type(self).__name__} has no attribute 'classes_': it is set by fit"
+            ) from None
+
+    # --------------------------------------------------------------- fit
+    def fit(self, X, y, soft_targets=None, **fit_params):
         """Fit the soft labels and train the network.
+
+        Everything is checked, and the soft labels built, before any fitted
+        attribute changes; a ``fit`` that fails validation leaves a fitted
+        model as it was.
 
         Parameters
         ----------
@@ -553,45 +534,99 @@ class SimilarityLSClassifier(NeuralNetClassifier):
             Training images (see the class docstring for dtypes and scaling).
         y : array-like of shape (n_samples,)
             Class labels (any sortable type, e.g. strings).
+        soft_targets : array-like or torch.Tensor of shape (n_samples, n_classes), default=None
+            Per-sample soft targets: non-negative rows summing to 1, columns
+            following ``classes_`` (the sorted labels of ``y``, or
+            ``classes`` as given). Sample ``i`` is trained towards
+            ``soft_targets[i] @ soft_labels_`` (see the class docstring);
+            None trains towards ``soft_labels_[y_i]``. A tensor stays on
+            its device when that is where the images are trained.
         **fit_params : dict
             Passed to skorch (``forward`` of the module, ``train_split``).
 
         Returns
         -------
         self : SimilarityLSClassifier
+
+        Warns
+        -----
+        TrainingInterruptedWarning
+            When Ctrl-C stopped the training (see ``interrupted_``).
         """
-        X, y = self._prepare(X, y, reset=True)
-        self.resumed_epoch_ = 0
-        with self._fit_context():
-            if not self.warm_start or not self.initialized_:
-                self.initialize()
-            super().partial_fit(X, y, **fit_params)
+        X, codes, fitted, targets = self._validate_fit(X, y, soft_targets)
+        with self._fit_context(fitted["device_"]):
+            self._commit(fitted)
+            super().partial_fit(*self._training_data(X, codes, targets), **fit_params)
+        self._warn_if_interrupted("fit")
         return self
 
-    def partial_fit(self, X, y, classes=None, **fit_params):
+    def _training_data(self, X, codes, targets):
+        """``(X, y)`` for skorch: with per-sample targets, a dataset that carries them."""
+        if targets is None:
+            return X, codes
+        # skorch uses a dataset as it is; train_split indexes it per sample
+        return self.get_dataset(X, codes, soft_targets=targets), codes
+
+    def _commit(self, fitted):
+        """Set the fitted attributes and build module, optimizer and callbacks.
+
+        Building them can still fail (an unknown network name, a bad
+        ``optimizer__*`` value, a callback's own check); then every
+        attribute is put back as it was.
+        """
+        saved = dict(self.__dict__)
+        try:
+            self.__dict__.update(fitted)
+            if not self.warm_start or not self.initialized_:
+                self.initialize()
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def partial_fit(self, X, y, classes=None, soft_targets=None, **fit_params):
         """Train for ``max_epochs`` more epochs, keeping the soft labels of :meth:`fit`.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, C, H, W) or (n_samples, H, W)
-            Images.
+            Images shaped (and typed) like the training images.
         y : array-like of shape (n_samples,)
             Labels among ``classes_``.
         classes : ignored
             For scikit-learn compatibility.
+        soft_targets : array-like or torch.Tensor of shape (n_samples, n_classes), default=None
+            Per-sample soft targets, columns following ``classes_``,
+            combined with the ``soft_labels_`` of :meth:`fit` as there.
         **fit_params : dict
             Passed to skorch.
 
         Returns
         -------
         self : SimilarityLSClassifier
+
+        Warns
+        -----
+        TrainingInterruptedWarning
+            When Ctrl-C stopped the training (see ``interrupted_``).
         """
         if not getattr(self, "initialized_", False) or not hasattr(self, "soft_labels_"):
-            return self.fit(X, y, **fit_params)
-        X, y = self._prepare(X, y, reset=False)
+            return self.fit(X, y, soft_targets=soft_targets, **fit_params)
+        self._check_params()
+        X = self._check_X_like_training(X)
+        _, codes = encode_labels(y, self.classes_, name="y", classes_name="classes_")
+        if len(codes) != len(X):
+            raise ValueError(f"X has {len(X)} samples but y has {len(codes)}")
+        targets = None
+        if soft_targets is not None:
+            targets = combine_soft_targets(
+                check_soft_targets(soft_targets, len(X), self.classes_), self.soft_labels_
+            )
         self.resumed_epoch_ = 0
-        with self._fit_context(seed=False):
-            return super().partial_fit(X, y, **fit_params)
+        with self._fit_context(self.device_, seed=False):
+            super().partial_fit(*self._training_data(X, codes, targets), **fit_params)
+        self._warn_if_interrupted("partial_fit")
+        return self
 
     def check_data(self, X, y=None):
         # labels are encoded by fit; skorch would overwrite classes_inferred_
@@ -599,10 +634,34 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         pass
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """skorch's loop, recording an interruption (skorch swallows Ctrl-C after it)."""
         # a run resumed by TrainingCheckpoint trains only the epochs left
         if epochs is None:
             epochs = max(self.max_epochs - getattr(self, "resumed_epoch_", 0), 0)
-        return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        self.interrupted_ = False
+        self.completed_epochs_ = 0
+        self._planned_epochs = epochs
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt as exc:
+            # skorch's EarlyStopping ends training with a KeyboardInterrupt
+            # too; that is a finished fit, not an interruption
+            self.interrupted_ = not _raised_by_early_stopping(exc)
+            raise
+
+    def on_epoch_end(self, net, **kwargs):
+        # the net's own hook runs before the callbacks' (skorch's notify)
+        self.completed_epochs_ = getattr(self, "completed_epochs_", 0) + 1
+
+    def _warn_if_interrupted(self, method):
+        if getattr(self, "interrupted_", False):
+            warnings.warn(
+                f"{type(self).__name__}.{method} was interrupted (KeyboardInterrupt) "
+                f"after {self.completed_epochs_} of {self._planned_epochs} epochs; the "
+                "model is only partly trained (interrupted_=True)",
+                TrainingInterruptedWarning,
+                stacklevel=3,
+            )
 
     def initialize(self):
         """Initialise module, optimizer, callbacks and the data generators."""
@@ -615,7 +674,7 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         if not hasattr(self, "device_"):
             self.device_ = self._compute_device()
         seeds = np.random.SeedSequence(self.random_state).generate_state(2)
-        self.data_rng_ = torch.Generator(device=self.device_).manual_seed(int(seeds[0]))
+        self.data_rng_ = SeededGenerator(device=self.device_).manual_seed(int(seeds[0]))
         self.mixup_rng_ = np.random.default_rng(int(seeds[1]))
 
     def initialize_module(self):
@@ -624,9 +683,12 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         if module is None or isinstance(module, str):
             self._require_fit_info()
             name = _DEFAULT_NETWORK if module is None else module
-            module = build_network(
-                name, self.input_shape_[0], len(self.classes_), **kwargs
-            )
+            try:
+                module = build_network(
+                    name, self.input_shape_[0], len(self.classes_), **kwargs
+                )
+            except ValueError as exc:
+                raise ValueError(f"module={name!r}: {exc}") from None
         elif isinstance(module, torch.nn.Module):
             module = self.initialized_instance(module, kwargs)
         else:
@@ -654,20 +716,61 @@ class SimilarityLSClassifier(NeuralNetClassifier):
                 "initialize() when module is None or a name"
             )
 
+    def _compute_device(self):
+        """The device to train on (a hook for data-parallel subclasses)."""
+        return resolve_device(self.device)
+
+    def _data_parallel(self):
+        """``(num_replicas, rank)`` of this process (a hook for data-parallel subclasses)."""
+        return 1, 0
+
+    def _use(self, name):
+        value = getattr(self, name)
+        return uses_cuda(self.device_) if value == "auto" else bool(value)
+
+    @contextlib.contextmanager
+    def _fit_context(self, device, seed=True):
+        # Seed torch's global generator (weight init, dropout) inside a fork,
+        # so a seeded fit is reproducible and leaves the caller's state alone.
+        # On CUDA, let cuDNN autotune its convolution algorithms for the fixed
+        # batch shape (unless the caller asked for deterministic kernels);
+        # the flags are restored on exit.
+        with contextlib.ExitStack() as stack:
+            if uses_cuda(device):
+                cudnn = torch.backends.cudnn
+                stack.enter_context(cudnn.flags(
+                    enabled=True, benchmark=not cudnn.deterministic,
+                    deterministic=cudnn.deterministic, allow_tf32=cudnn.allow_tf32,
+                ))
+            if seed and self.random_state is not None:
+                devices = [torch.device(device).index or 0] if uses_cuda(device) else []
+                stack.enter_context(torch.random.fork_rng(devices=devices))
+                torch.manual_seed(int(self.random_state))
+            yield
+
     # ------------------------------------------------------- data hooks
-    def get_dataset(self, X, y=None):
-        """Wrap images (and encoded labels) as an :class:`ImageTensorDataset` on the device."""
+    def get_dataset(self, X, y=None, soft_targets=None):
+        """Wrap images (and encoded labels) as an :class:`ImageTensorDataset` on the device.
+
+        ``soft_targets`` (a float32 tensor of shape (n, K), the combined
+        training targets) travel with the images: onto their device, and
+        into every batch as ``({"X": images, "soft_targets": targets}, y)``.
+        """
         if is_dataset(X):
             return X
         if not _is_device_iterator(self.iterator_train) and y is not None:
             # a custom iterator gets skorch's standard dataset of float arrays
-            X_np = to_numpy(X) if isinstance(X, torch.Tensor) else X
-            return super().get_dataset(np.asarray(X_np), y)
+            X_np = np.asarray(to_numpy(X) if isinstance(X, torch.Tensor) else X)
+            if soft_targets is not None:
+                X_np = {"X": X_np, "soft_targets": to_numpy(soft_targets)}
+            return super().get_dataset(X_np, y)
         y_t = None if y is None else torch.as_tensor(np.asarray(y), dtype=torch.long)
         X_t = place_images(X, self.device_)
         if y_t is not None:
             y_t = y_t.to(X_t.device)
-        return ImageTensorDataset(X_t, y_t)
+        if soft_targets is not None:
+            soft_targets = soft_targets.to(X_t.device)
+        return ImageTensorDataset(X_t, y_t, soft_targets=soft_targets)
 
     def get_iterator(self, dataset, training=False):
         """Return a :class:`DeviceBatchIterator` (skorch's iterator for other classes)."""
@@ -683,6 +786,8 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         augment = self._augmenter(dataset) if training else None
         if training:
             kwargs["num_replicas"], kwargs["rank"] = self._data_parallel()
+        if self.data_rng_.device.type != torch.device(self.device_).type:
+            self._initialize_generators()  # e.g. device_ changed since the last fit
         iterator = cls(
             dataset, device=self.device_, generator=self.data_rng_, augment=augment,
             training=training, **kwargs,
@@ -725,28 +830,78 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         return out.float()
 
     def infer(self, x, **fit_params):
-        """Logits (float32) of one raw batch."""
+        """Logits (float32) of one raw batch (images, or a dict holding them as ``"X"``)."""
+        check_is_fitted(self, ["module_", "_input_affine_"])
+        x, _ = batch_images(x)
         return self._forward(self._model_input(x), **fit_params)
+
+    def forward_iter(self, X, training=False, device="cpu"):
+        """skorch's batched forward pass (NotFittedError before :meth:`fit`)."""
+        check_is_fitted(self, ["module_", "input_shape_"])
+        return super().forward_iter(X, training=training, device=device)
+
+    # ----------------------------------------------------------- targets
+    def _soft_labels_on(self, device):
+        Q = self.soft_labels_t_
+        if Q is None or Q.device != torch.device(device):
+            Q = torch.as_tensor(self.soft_labels_, device=device)
+            self.soft_labels_t_ = Q
+        return Q
+
+    def _soft_targets(self, y, device):
+        """Targets of a batch: rows of ``soft_labels_`` for encoded labels, else ``y`` itself.
+
+        Parameters
+        ----------
+        y : torch.Tensor of shape (batch,) or (batch, n_classes)
+            Encoded labels, or soft targets (e.g. mixed by mixup).
+        device : torch.device
+            Where the targets are needed.
+
+        Returns
+        -------
+        targets : torch.Tensor of shape (batch, n_classes), float32
+        """
+        y = torch.as_tensor(y, device=device)
+        if y.ndim == 1:
+            return self._soft_labels_on(device)[y.long()]
+        return y.float()
+
+    def _mixup(self, x, targets):
+        """Mix a batch with a permutation of itself (``lam ~ Beta(mixup_alpha, mixup_alpha)``)."""
+        lam = float(self.mixup_rng_.beta(self.mixup_alpha, self.mixup_alpha))
+        perm = torch.randperm(len(x), device=self.data_rng_.device, generator=self.data_rng_)
+        perm = perm.to(x.device)
+        return lam * x + (1.0 - lam) * x[perm], lam * targets + (1.0 - lam) * targets[perm]
+
+    @staticmethod
+    def _unpack_batch(batch):
+        """``(images, targets)`` of a batch: per-sample soft targets when it carries them, else the labels."""
+        Xi, yi = unpack_data(batch)
+        images, soft = batch_images(Xi)
+        return images, (yi if soft is None else soft)
 
     def train_step_single(self, batch, **fit_params):
         """One forward/backward pass; applies mixup when ``mixup_alpha > 0``."""
         self._set_training(True)
-        Xi, yi = unpack_data(batch)
-        targets = yi
+        Xi, targets = self._unpack_batch(batch)
         if self.mixup_alpha > 0:
             x = self._model_input(Xi)
-            lam = float(self.mixup_rng_.beta(self.mixup_alpha, self.mixup_alpha))
-            perm = torch.randperm(len(x), device=self.data_rng_.device, generator=self.data_rng_)
-            perm = perm.to(x.device)
-            yi = torch.as_tensor(yi, device=x.device)
-            Q = self._soft_labels_on(x.device)
-            x = lam * x + (1.0 - lam) * x[perm]
-            targets = lam * Q[yi] + (1.0 - lam) * Q[yi[perm]]
+            x, targets = self._mixup(x, self._soft_targets(targets, x.device))
             y_pred = self._forward(x, **fit_params)
         else:
             y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred, targets, X=Xi, training=True)
         self._backward(loss)
+        return {"loss": loss, "y_pred": y_pred}
+
+    def validation_step(self, batch, **fit_params):
+        """Loss of a validation batch (per-sample soft targets when it carries them)."""
+        self._set_training(False)
+        Xi, targets = self._unpack_batch(batch)
+        with torch.no_grad():
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, targets, X=Xi, training=False)
         return {"loss": loss, "y_pred": y_pred}
 
     def _backward(self, loss):
@@ -762,7 +917,7 @@ class SimilarityLSClassifier(NeuralNetClassifier):
             Logits.
         y_true : torch.Tensor of shape (batch,) or (batch, n_classes)
             Encoded labels, turned into targets ``soft_labels_[y_true]``, or
-            soft targets used as they are (mixup).
+            soft targets used as they are (per-sample targets, mixup).
         X, training : ignored
             skorch's signature.
 
@@ -770,11 +925,9 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         -------
         loss : torch.Tensor of shape ()
         """
+        check_is_fitted(self, ["criterion_", "soft_labels_"])
         logits = y_pred[0] if isinstance(y_pred, tuple) else y_pred
-        y_true = torch.as_tensor(y_true, device=logits.device)
-        if y_true.ndim == 1:
-            y_true = self._soft_labels_on(logits.device)[y_true.long()]
-        return self.criterion_(logits, y_true)
+        return self.criterion_(logits, self._soft_targets(y_true, logits.device))
 
     def _get_predict_nonlinearity(self):
         if self.predict_nonlinearity == "auto":
@@ -783,8 +936,10 @@ class SimilarityLSClassifier(NeuralNetClassifier):
 
     # ---------------------------------------------------------- predict
     def _check_predict_X(self, X):
-        check_is_fitted(self, "module_")
-        return self._check_X(X, reset=False)
+        check_is_fitted(self, ["module_", "input_shape_", "soft_labels_"])
+        if is_dataset(X):
+            return X  # a torch Dataset is read as it is
+        return self._check_X_like_training(X)
 
     def predict_proba(self, X):
         """Class probabilities (softmax of the logits).
@@ -792,7 +947,7 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         Parameters
         ----------
         X : array-like of shape (n_samples, C, H, W) or (n_samples, H, W)
-            Images shaped like the training images.
+            Images shaped (and typed) like the training images.
 
         Returns
         -------
@@ -807,7 +962,7 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         Parameters
         ----------
         X : array-like of shape (n_samples, C, H, W) or (n_samples, H, W)
-            Images shaped like the training images.
+            Images shaped (and typed) like the training images.
 
         Returns
         -------
@@ -827,44 +982,27 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         Parameters
         ----------
         X : array-like of shape (n_samples, C, H, W) or (n_samples, H, W)
-            Images shaped like the training images.
+            Images shaped (and typed) like the training images.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # checks that the model is fitted
+        return self.classes_[proba.argmax(axis=1)]
 
     # ----------------------------------------------------------- pickle
-    def __getstate__(self):
-        state = super().__getstate__()
-        # generators and device tensors are rebuilt on load
-        if isinstance(state.get("data_rng_"), torch.Generator):
-            g = state["data_rng_"]
-            state["data_rng_"] = ("torch.Generator", g.get_state())
-        state["soft_labels_t_"] = None
-        if state.get("_input_affine_") is not None:
-            state["_input_affine_"] = tuple(t.cpu() for t in state["_input_affine_"])
-        return state
-
     def __setstate__(self, state):
-        gen = state.get("data_rng_")
+        # skorch maps cuda_dependent_attributes_ to ``state["device"]``; with
+        # device=None (the auto rule) that is where the model was fitted if
+        # this machine has it, else the CPU -- and device stays None
         requested = state.get("device")
-        if requested is None:
-            # load the tensors straight onto the resolved device (CPU when the
-            # fitted one is a GPU this machine lacks, or when unfitted), which
-            # also spares skorch's warning about device=None; device stays None
-            device = state.get("device_", "cpu")
-            if uses_cuda(device) and not torch.cuda.is_available():
-                device = "cpu"
-            state["device"] = device
-            if "device_" in state:
-                state["device_"] = device
+        auto = requested is None or (isinstance(requested, str) and requested == "auto")
+        if auto:
+            state["device"] = loadable_device(state.get("device_", "cpu"))
         super().__setstate__(state)
-        if requested is None:
-            self.device = None
-        if isinstance(gen, tuple) and gen and gen[0] == "torch.Generator":
-            g = torch.Generator(device=self.device_)
-            g.set_state(gen[1])
-            self.data_rng_ = g
+        if "device_" in self.__dict__:
+            self.device_ = str(torch.device(self.device))
+        if auto:
+            self.device = requested

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from simcalib._validation import check_scalar_in_range
+
 __all__ = ["random_crop_flip"]
 
 
@@ -51,8 +53,7 @@ def random_crop_flip(images, *, padding=4, flip=True, generator=None):
             f"images must be 4-D (batch, channels, height, width); "
             f"got shape {tuple(images.shape)}"
         )
-    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-        raise ValueError(f"padding must be a non-negative integer; got {padding!r}")
+    check_scalar_in_range(padding, "padding", lo=0, integer=True)
     n, _, h, w = images.shape
     device = images.device
     if padding == 0 and not flip:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from simcalib._validation import check_scalar_in_range
+
 __all__ = ["ConvAutoencoder"]
 
 
@@ -43,11 +45,9 @@ class ConvAutoencoder(nn.Module):
             if isinstance(image_size, int)
             else tuple(image_size)
         )
-        if min(in_channels, h, w, latent_dim) < 1:
-            raise ValueError(
-                f"in_channels, image_size and latent_dim must be positive; got "
-                f"{in_channels}, {(h, w)}, {latent_dim}"
-            )
+        for value, name in ((in_channels, "in_channels"), (h, "image_size[0]"),
+                            (w, "image_size[1]"), (latent_dim, "latent_dim")):
+            check_scalar_in_range(value, name, lo=1, integer=True)
         self.in_channels, self.image_size, self.latent_dim = (
             in_channels,
             (h, w),

@@ -21,6 +21,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from simcalib._validation import check_scalar_in_range
+
 __all__ = [
     "ResNet",
     "WideResNet",
@@ -47,9 +49,7 @@ def _init_weights(module):
 
 
 def _check_int(value, name, lo=1):
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}; got {value!r}")
-    return value
+    return check_scalar_in_range(value, name, lo=lo, integer=True)
 
 
 # --------------------------------------------------------------------- ResNet
@@ -181,8 +181,7 @@ class WideResNet(nn.Module):
         if (depth - 4) % 6:
             raise ValueError(f"depth must be 6n+4 (16, 22, 28, 40, ...); got {depth!r}")
         _check_int(widen_factor, "widen_factor")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
+        check_scalar_in_range(dropout, "dropout", lo=0.0, hi=1.0, hi_open=True)
         n = (depth - 4) // 6
         widths = [16 * widen_factor, 32 * widen_factor, 64 * widen_factor]
         self.stem = nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False)
@@ -263,8 +262,7 @@ class DenseNet(nn.Module):
     ):
         super().__init__()
         _check_int(growth_rate, "growth_rate")
-        if not 0.0 < compression <= 1.0:
-            raise ValueError(f"compression must be in (0, 1]; got {compression!r}")
+        check_scalar_in_range(compression, "compression", lo=0.0, hi=1.0, lo_open=True)
         if len(block_config) == 0:
             raise ValueError(f"block_config must be non-empty; got {block_config!r}")
         c = 2 * growth_rate

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from simcalib._validation import check_scalar_in_range
+from simcalib._validation import _is_torch_tensor, check_images, check_scalar_in_range
 from simcalib.similarity._base import BaseSimilarity
 from simcalib.similarity._pixel import _mean_pairwise, _resolve_device
 
@@ -128,14 +128,31 @@ class AutoencoderSimilarity(BaseSimilarity):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _validate_X(self, X, n_samples):
-        X = super()._validate_X(X, n_samples)
-        if X.ndim == 3:
-            X = X[:, None]
-        if X.ndim != 4:
+    def _check_params(self):
+        super()._check_params()
+        check_scalar_in_range(self.epochs, "epochs", lo=0, integer=True)
+        check_scalar_in_range(self.batch_size, "batch_size", lo=1, integer=True)
+        check_scalar_in_range(self.lr, "lr", lo=0.0, lo_open=True)
+        if not (isinstance(self.latent_dim, str) and self.latent_dim == "auto"):
+            check_scalar_in_range(self.latent_dim, "latent_dim", lo=1, integer=True)
+        torch_mod, _ = _resolve_device(self.device)
+        if torch_mod is None:
             raise ValueError(
-                f"X must hold images of shape (n_samples, C, H, W) or (n_samples, H, W); "
-                f"got shape {X.shape}. Reshape flat inputs to images first."
+                f"device must be None, 'auto' or a torch device for {type(self).__name__}; "
+                f"got {self.device!r}"
+            )
+
+    def _validate_X(self, X, n_samples):
+        # the one image check of simcalib: channels-first batches only, a
+        # likely channels-last input is refused with the transpose that fixes it
+        if X is None:
+            raise ValueError(f"X is required by {type(self).__name__}; got None")
+        if _is_torch_tensor(X):
+            X = X.detach().cpu().numpy()
+        X = check_images(X, name="X")
+        if n_samples is not None and X.shape[0] != n_samples:
+            raise ValueError(
+                f"X and y have different numbers of samples: {X.shape[0]} and {n_samples}"
             )
         return X
 
@@ -144,21 +161,11 @@ class AutoencoderSimilarity(BaseSimilarity):
 
         from simcalib.nn.autoencoder import ConvAutoencoder
 
-        check_scalar_in_range(self.epochs, "epochs", lo=0, integer=True)
-        check_scalar_in_range(self.batch_size, "batch_size", lo=1, integer=True)
-        check_scalar_in_range(self.lr, "lr", lo=0.0, lo_open=True)
-        if isinstance(self.latent_dim, str) and self.latent_dim == "auto":
+        if isinstance(self.latent_dim, str):
             latent_dim = default_latent_dim(X.shape[1:])
         else:
-            latent_dim = check_scalar_in_range(
-                self.latent_dim, "latent_dim", lo=1, integer=True
-            )
-        torch_mod, dev = _resolve_device(self.device)
-        if torch_mod is None:
-            raise ValueError(
-                f"device must be None, 'auto' or a torch device for {type(self).__name__}; "
-                f"got {self.device!r}"
-            )
+            latent_dim = int(self.latent_dim)
+        _, dev = _resolve_device(self.device)
 
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
@@ -235,10 +242,11 @@ class AutoencoderSimilarity(BaseSimilarity):
             The encoder's output.
         """
         check_is_fitted(self, "autoencoder_")
-        X = self._validate_X(X, np.shape(X)[0] if np.ndim(X) else -1)
+        X = self._validate_X(X, None)
         expected = (self.autoencoder_.in_channels, *self.autoencoder_.image_size)
         if X.shape[1:] != expected:
             raise ValueError(
-                f"X must hold images of shape {expected}; got {X.shape[1:]}"
+                f"X must hold images of shape {expected} (C, H, W), as in fit; got "
+                f"{X.shape[1:]}"
             )
         return self._encode(X, "cpu")

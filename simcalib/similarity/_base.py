@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from simcalib._validation import _is_torch_tensor, check_scalar_in_range, encode_labels
 
 __all__ = ["BaseSimilarity"]
 
@@ -23,8 +26,11 @@ class BaseSimilarity(BaseEstimator):
     array of class distances in the order of ``classes_`` (only the
     off-diagonal part matters; the base class symmetrises it, zeroes the
     diagonal and checks it). ``fit`` encodes ``y`` (sorted unique labels, as
-    :class:`~sklearn.preprocessing.LabelEncoder` does) and validates ``X``
-    when the source needs it.
+    :class:`~sklearn.preprocessing.LabelEncoder` does, with
+    :func:`simcalib._validation.encode_labels`) and validates ``X`` when the
+    source needs it. Subclasses check their parameters in ``_check_params``;
+    ``_class_distances`` runs on a copy of the estimator, so the by-products
+    it stores reach the estimator only when the whole fit succeeds.
 
     Attributes
     ----------
@@ -55,6 +61,10 @@ class BaseSimilarity(BaseEstimator):
     def fit(self, X, y):
         """Learn the class distances.
 
+        Everything is validated, and the distances computed, before any
+        fitted attribute changes: a fit that fails leaves a fitted source as
+        it was.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, ...) or None
@@ -68,40 +78,82 @@ class BaseSimilarity(BaseEstimator):
         self : object
             The fitted source.
         """
-        self.classes_, y_idx = _encode_labels(y)
+        self._check_params()
+        classes, y_idx = encode_labels(y, name="y", min_classes=2)
+        n_features = None
         if self._requires_X or X is not None:
             X = self._validate_X(X, y_idx.shape[0])
-        D = self._class_distances(X, y_idx)
-        self.distances_ = _finalize_distances(
-            D, len(self.classes_), type(self).__name__
-        )
+            n_features = int(np.prod(X.shape[1:]))
+        # Compute on a shallow copy: subclasses store their by-products
+        # (within_class_distances_, autoencoder_, ...) on it, and `self`
+        # takes them over only once everything has succeeded.
+        staged = object.__new__(type(self))
+        staged.__dict__.update(self.__dict__)
+        staged.classes_ = classes
+        D = staged._class_distances(X, y_idx)
+        staged.distances_ = _finalize_distances(D, len(classes), type(self).__name__)
+        if n_features is None:
+            staged.__dict__.pop("n_features_in_", None)
+        else:
+            staged.n_features_in_ = n_features
+        self.__dict__.update(staged.__dict__)
         return self
 
-    def _validate_X(self, X, n_samples):
-        """Return ``X`` as a numeric array of ``n_samples`` rows (no copy if possible).
+    def _check_params(self):
+        """Validate the parameters (a hook; called first in :meth:`fit`).
 
-        Sets ``n_features_in_`` to the number of values per sample (C*H*W for
-        images).
+        The base class checks ``random_state`` when the source has one;
+        subclasses extend this (calling ``super()._check_params()``).
+        """
+        if "random_state" in self.get_params(deep=False):
+            try:
+                check_random_state(self.random_state)
+            except ValueError:
+                raise ValueError(
+                    "random_state must be None, an int or a numpy RandomState; got "
+                    f"{self.random_state!r}"
+                ) from None
+
+    def _validate_X(self, X, n_samples):
+        """Return ``X`` as a real-valued array of ``n_samples`` rows (no copy if possible).
+
+        uint8 images stay uint8 (no float copy of a large image set) and
+        booleans become uint8. Changes no attribute (``fit`` sets
+        ``n_features_in_``, the number of values per sample, C*H*W for
+        images, once it has succeeded).
         """
         if X is None:
             raise ValueError(f"X is required by {type(self).__name__}; got None")
-        if isinstance(X, np.ndarray) and X.dtype.kind == "b":
+        if _is_torch_tensor(X):
+            X = X.detach().cpu().numpy()
+        if hasattr(X, "toarray") and hasattr(X, "nnz"):
+            raise ValueError("X must be a dense array; got a sparse matrix")
+        try:
+            X = np.asarray(X)
+            if X.dtype.kind == "O":
+                X = X.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"X must be a numeric array; got {exc}") from None
+        if X.dtype.kind == "b":
             X = X.astype(np.uint8)
-        # sparse, complex, empty and non-finite inputs are rejected here; uint8
-        # images stay uint8 (no float copy of a large image set)
-        X = check_array(
-            X,
-            accept_sparse=False,
-            dtype="numeric",
-            allow_nd=True,
-            ensure_2d=True,
-            input_name="X",
-        )
-        if X.shape[0] != n_samples:
+        if X.dtype.kind not in "uif":
+            raise ValueError(f"X must hold real numbers (a numeric dtype); got dtype {X.dtype}")
+        if X.ndim < 2:
+            raise ValueError(
+                f"X must have one row per sample, shape (n_samples, n_features, ...); got "
+                f"shape {X.shape}"
+            )
+        if X.shape[0] == 0 or X[:1].size == 0:
+            raise ValueError(f"X is empty: shape {X.shape}")
+        if X.dtype.kind == "f":
+            with np.errstate(over="ignore", invalid="ignore"):
+                finite = np.isfinite(X.sum()) or bool(np.isfinite(X).all())
+            if not finite:
+                raise ValueError("X contains NaN or infinity")
+        if n_samples is not None and X.shape[0] != n_samples:
             raise ValueError(
                 f"X and y have different numbers of samples: {X.shape[0]} and {n_samples}"
             )
-        self.n_features_in_ = int(np.prod(X.shape[1:]))
         return X
 
     def _class_distances(self, X, y_idx):  # pragma: no cover - abstract
@@ -123,11 +175,15 @@ class BaseSimilarity(BaseEstimator):
             At most ``n`` other classes sorted by increasing distance.
         """
         check_is_fitted(self, "distances_")
-        k = np.flatnonzero(self.classes_ == label)
-        if k.size == 0:
-            raise ValueError(f"label {label!r} is not one of the fitted classes_")
-        row = self.distances_[k[0]].copy()
-        row[k[0]] = np.inf
+        check_scalar_in_range(n, "n", lo=1, integer=True)
+        if np.ndim(label) != 0:
+            raise ValueError(f"label must be a single class label; got {label!r}")
+        try:
+            _, (k,) = encode_labels([label], self.classes_, name="label")
+        except ValueError:
+            raise ValueError(f"label {label!r} is not one of the fitted classes_") from None
+        row = self.distances_[k].copy()
+        row[k] = np.inf
         order = np.argsort(row, kind="stable")[: min(n, len(row) - 1)]
         return [(self.classes_[j].item(), float(row[j])) for j in order]
 
@@ -136,37 +192,6 @@ class BaseSimilarity(BaseEstimator):
         tags.target_tags.required = True
         tags.input_tags.allow_nan = False
         return tags
-
-
-def _encode_labels(y):
-    """Sorted unique labels and the index of each sample's label."""
-    if y is None:
-        raise ValueError(
-            "this similarity source requires y to be passed, but the target y is None "
-            "(y: the class label of each sample)"
-        )
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y.ravel()
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D (n_samples,); got shape {y.shape}")
-    if y.shape[0] == 0:
-        raise ValueError("y is empty: it has 0 samples")
-    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-        raise ValueError("y contains NaN or infinity")
-    try:
-        classes, y_idx = np.unique(y, return_inverse=True)
-    except TypeError:
-        raise ValueError(
-            f"y must hold labels of one comparable type (all int or all str); "
-            f"got mixed values such as {y[:5].tolist()}"
-        ) from None
-    if classes.shape[0] < 2:
-        raise ValueError(
-            f"y must contain at least 2 classes to define class distances; "
-            f"got only one class: {classes.tolist()}"
-        )
-    return classes, y_idx.reshape(-1).astype(np.intp)
 
 
 def _finalize_distances(D, n_classes, source):

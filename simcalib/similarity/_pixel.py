@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from simcalib._device import resolve_device
-from simcalib._validation import check_scalar_in_range
+from simcalib._validation import check_scalar_in_range, encode_labels
 from simcalib.similarity._base import BaseSimilarity
 
 __all__ = ["PixelDistanceSimilarity", "mean_pairwise_class_distances"]
@@ -170,8 +170,7 @@ def mean_pairwise_class_distances(X, y, *, metric="l2", batch_size=2048, device=
            [4., 0.]])
     """
     X = np.asarray(X)
-    _, y_idx = np.unique(np.asarray(y), return_inverse=True)
-    y_idx = y_idx.reshape(-1)
+    classes, y_idx = encode_labels(y, name="y")  # the one label encoder
     if X.shape[0] != y_idx.shape[0]:
         raise ValueError(
             f"X and y have different numbers of samples: {X.shape[0]} and {y_idx.shape[0]}"
@@ -179,7 +178,7 @@ def mean_pairwise_class_distances(X, y, *, metric="l2", batch_size=2048, device=
     means, _ = _mean_pairwise(
         X,
         y_idx,
-        int(y_idx.max()) + 1,
+        len(classes),
         metric=metric,
         batch_size=batch_size,
         device=device,

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simcalib._validation import check_finite_2d
-from simcalib.similarity._base import (
-    BaseSimilarity,
-    _encode_labels,
-    _finalize_distances,
-)
+from simcalib._validation import check_finite_2d, encode_labels
+from simcalib.similarity._base import BaseSimilarity, _finalize_distances
 
 __all__ = ["PrecomputedSimilarity"]
 
@@ -102,35 +98,31 @@ class PrecomputedSimilarity(BaseSimilarity):
                 "pass kind='similarity' for similarities"
             )
 
+        y_classes = None if y is None else encode_labels(y, name="y")[0]
         if self.classes is not None:
             labels = np.asarray(self.classes)
             if labels.ndim != 1 or labels.shape[0] != K:
                 raise ValueError(
                     f"classes must have one label per matrix row ({K}); got shape {labels.shape}"
                 )
-            classes, order = np.unique(labels, return_index=True)
+            classes, codes = encode_labels(labels, name="classes")
             if classes.shape[0] != K:
                 raise ValueError("classes must not contain duplicates")
-        elif y is not None:
-            classes, order = np.unique(np.asarray(y).ravel()), np.arange(K)
+            order = np.argsort(codes)  # the row of each sorted class
+        elif y_classes is not None:
+            classes, order = y_classes, np.arange(K)
         else:
             classes, order = np.arange(K), np.arange(K)
-        if y is not None:
-            y_classes, _ = _encode_labels(y)
-            if y_classes.shape[0] != K or (
-                self.classes is not None and not np.array_equal(y_classes, classes)
-            ):
-                raise ValueError(
-                    f"the classes of y ({y_classes.shape[0]}: {y_classes[:10].tolist()}) "
-                    f"do not match the {K} rows of matrix"
-                    + (
-                        ""
-                        if self.classes is None
-                        else f" (classes={classes[:10].tolist()})"
-                    )
-                )
+        if y_classes is not None and (
+            y_classes.shape[0] != K
+            or (self.classes is not None and not np.array_equal(y_classes, classes))
+        ):
+            raise ValueError(
+                f"the classes of y ({y_classes.shape[0]}: {y_classes[:10].tolist()}) "
+                f"do not match the {K} rows of matrix"
+                + ("" if self.classes is None else f" (classes={classes[:10].tolist()})")
+            )
+        distances = _finalize_distances(M[np.ix_(order, order)], K, "PrecomputedSimilarity")
         self.classes_ = classes
-        self.distances_ = _finalize_distances(
-            M[np.ix_(order, order)], K, "PrecomputedSimilarity"
-        )
+        self.distances_ = distances
         return self

@@ -99,9 +99,12 @@ class WordNetSimilarity(BaseSimilarity):
         """
         return super().fit(X, y)
 
-    def _class_distances(self, X, y_idx):
-        if self.metric not in _METRICS:
+    def _check_params(self):
+        super()._check_params()
+        if not isinstance(self.metric, str) or self.metric not in _METRICS:
             raise ValueError(f"metric must be one of {_METRICS}; got {self.metric!r}")
+
+    def _class_distances(self, X, y_idx):
         keys = _resolve_synset_keys(self.synsets, self.classes_)
         wn = _load_wordnet(self.nltk_data)
         synsets, unknown = [], []

@@ -88,9 +88,16 @@ class SimilaritySmoother(TransformerMixin, BaseEstimator):
         self : SimilaritySmoother
             The fitted smoother.
         """
+        # everything is checked, and the source fitted on a clone, before any
+        # fitted attribute changes: a failed refit leaves the old smoother intact
         check_scalar_in_range(self.alpha, "alpha", lo=0.0, hi=1.0)
         check_scalar_in_range(self.beta, "beta", lo=0.0)
         sim = self.similarity
+        if isinstance(sim, type):
+            raise ValueError(
+                f"similarity must be an estimator instance or a distance matrix; got the "
+                f"class {sim.__name__} (pass {sim.__name__}() instead)"
+            )
         if hasattr(sim, "fit") and hasattr(sim, "get_params"):
             sim = clone(sim)
         elif hasattr(sim, "fit"):
@@ -98,20 +105,17 @@ class SimilaritySmoother(TransformerMixin, BaseEstimator):
                 f"similarity must be a scikit-learn style estimator (with get_params); "
                 f"got {type(sim).__name__}"
             )
-        elif isinstance(sim, str) or np.asarray(sim).dtype.kind not in "iuf":
-            raise ValueError(
-                "similarity must be a similarity source (e.g. PixelDistanceSimilarity()) "
-                f"or a (n_classes, n_classes) distance matrix; got {sim!r}"
-            )
         else:
             from simcalib.similarity import PrecomputedSimilarity
 
-            sim = PrecomputedSimilarity(np.asarray(sim, dtype=np.float64))
-        self.similarity_ = sim.fit(X, y)
-        self.classes_ = self.similarity_.classes_
-        self.soft_labels_ = smooth_labels_from_distances(
-            self.similarity_.distances_, alpha=self.alpha, beta=self.beta
+            sim = PrecomputedSimilarity(_distance_matrix(sim))
+        fitted = sim.fit(X, y)
+        soft_labels = smooth_labels_from_distances(
+            fitted.distances_, alpha=self.alpha, beta=self.beta
         )
+        self.similarity_ = fitted
+        self.classes_ = fitted.classes_
+        self.soft_labels_ = soft_labels
         return self
 
     def transform(self, y):
@@ -153,3 +157,17 @@ class SimilaritySmoother(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         return tags
+
+
+def _distance_matrix(sim):
+    """``similarity`` given as an array: a real-valued matrix, else a clear error."""
+    try:
+        M = None if isinstance(sim, str) or sim is None else np.asarray(sim)
+    except (TypeError, ValueError):
+        M = None
+    if M is None or M.dtype.kind not in "iuf":
+        raise ValueError(
+            "similarity must be a similarity source (e.g. PixelDistanceSimilarity()) "
+            f"or a (n_classes, n_classes) distance matrix; got {sim!r}"
+        )
+    return M.astype(np.float64)

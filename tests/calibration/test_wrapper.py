@@ -119,7 +119,7 @@ def test_string_labels_and_defaults():
 def test_errors():
     X, y, Xc, yc = _data()
     lr = LogisticRegression().fit(X, y)
-    with pytest.raises(ValueError, match="not fitted on"):
+    with pytest.raises(ValueError, match="not in the classes_ of the frozen estimator"):
         CalibratedClassifier(FrozenEstimator(lr)).fit(Xc, np.where(yc == 2, 9, yc))
     with pytest.raises(ValueError, match="only one class"):
         CalibratedClassifier(cv=2).fit(X, np.zeros(len(y)))

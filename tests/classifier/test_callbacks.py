@@ -13,6 +13,7 @@ from simcalib.classifier import (  # noqa: E402
     ProgressBar,
     TrainingCheckpoint,
 )
+from simcalib.exceptions import TrainingInterruptedWarning  # noqa: E402
 from simcalib.metrics import expected_calibration_error  # noqa: E402
 
 
@@ -41,18 +42,22 @@ def test_resume_finishes_with_the_uninterrupted_weights(digits, tmp_path, tiny):
 
     ckpt = dict(dirname=tmp_path, f_name="run.pt")
     cut = tiny(**RUN, callbacks=[("ckpt", TrainingCheckpoint(**ckpt)), ("stop", _StopAfter(2))])
-    cut.fit(X, y)
+    with pytest.warns(TrainingInterruptedWarning, match="after 2 of 4 epochs"):
+        cut.fit(X, y)
+    assert cut.interrupted_ and cut.completed_epochs_ == 2
     assert len(cut.history) == 2 and (tmp_path / "run.pt").is_file()
 
     resumed = tiny(**RUN, callbacks=[("ckpt", TrainingCheckpoint(**ckpt, resume=True))])
     resumed.fit(X, y)
     assert resumed.callbacks_[-2][1].resumed_epoch_ == 2
+    assert not resumed.interrupted_ and resumed.completed_epochs_ == 2
     assert len(resumed.history) == 4
     for (k, v), w in zip(full.module_.state_dict().items(), resumed.module_.state_dict().values()):
         assert torch.equal(v, w), k
     np.testing.assert_array_equal(resumed.history[:, "train_loss"], full.history[:, "train_loss"])
     # without restoring the generators the run diverges: the test can fail
-    fresh = tiny(**RUN, callbacks=[("stop", _StopAfter(2))]).fit(X, y)
+    with pytest.warns(TrainingInterruptedWarning):
+        fresh = tiny(**RUN, callbacks=[("stop", _StopAfter(2))]).fit(X, y)
     fresh.set_params(max_epochs=2)
     fresh.partial_fit(X, y)
     assert not torch.equal(fresh.module_.fc.weight, full.module_.fc.weight)
@@ -75,8 +80,9 @@ def test_early_stopping_stops(digits, tiny):
     clf = tiny(similarity="uniform", max_epochs=30, train_split=ValidSplit(4, stratified=True),
                lr=1e-9, lr_schedule=None,
                callbacks=[EarlyStopping(monitor="valid_loss", patience=2, threshold=1e-3)])
-    clf.fit(X, y)
+    clf.fit(X, y)  # no TrainingInterruptedWarning: warnings are errors here
     assert len(clf.history) < 30
+    assert not clf.interrupted_ and clf.completed_epochs_ == len(clf.history)
 
 
 @pytest.mark.parametrize("kind", ["onecycle", "cosine"])
@@ -95,9 +101,13 @@ def test_lr_schedule_shape(digits, kind, tiny):
         assert lrs[0] == pytest.approx(0.01) and np.all(np.diff(lrs) < 0)
 
 
-def test_progress_bar_runs(digits, capsys, tiny):
+def test_progress_bar_shows_the_batches(digits, capsys, tiny):
     X, y = digits[0][:128], digits[1][:128]
-    tiny(similarity="uniform", max_epochs=1, callbacks=[ProgressBar()]).fit(X, y)
+    clf = tiny(similarity="uniform", max_epochs=1, batch_size=32, callbacks=[ProgressBar()])
+    clf.fit(X, y)
+    err = capsys.readouterr().err
+    # tqdm's bar on stderr, sized from the length of our batch iterator
+    assert "0/4 [" in err and "it/s" in err, err[-500:]
 
 
 def test_checkpoint_every_is_validated(digits, tiny):

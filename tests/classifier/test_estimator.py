@@ -182,7 +182,7 @@ def test_wrong_shapes_raise(digits, tiny):
         (dict(similarity="cosine"), "similarity='cosine'"),
         (dict(augment="rotate"), "augment"),
         (dict(mixup_alpha=-1.0), "mixup_alpha"),
-        (dict(lr_schedule="step"), "kind"),
+        (dict(lr_schedule="step"), "lr_schedule"),
         (dict(random_state="x"), "random_state"),
         (dict(amp="yes"), "amp"),
     ],

@@ -52,5 +52,9 @@ def test_learns_to_reconstruct():
 
 
 def test_bad_sizes():
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="in_channels must be >= 1"):
         ConvAutoencoder(0, 8, 4)
+    with pytest.raises(ValueError, match="latent_dim must be an integer"):
+        ConvAutoencoder(1, 8, float("nan"))
+    with pytest.raises(ValueError, match=r"image_size\[1\]"):
+        ConvAutoencoder(1, (8, 0), 4)

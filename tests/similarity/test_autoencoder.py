@@ -88,7 +88,7 @@ def test_progress_printed_by_default(images, capsys):
 
 def test_bad_inputs(images):
     X, y = images
-    with pytest.raises(ValueError, match=r"\(n_samples, C, H, W\)"):
+    with pytest.raises(ValueError, match=r"\(n, C, H, W\)"):
         AutoencoderSimilarity(epochs=1).fit(X.reshape(len(X), -1), y)
     Xn = X.copy()
     Xn[0, 0, 0, 0] = np.nan
