@@ -14,13 +14,18 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from simcalib._validation import check_scalar_in_range
 from simcalib.calibration._base import BaseCalibrator
+from simcalib.calibration._fitting import (
+    check_logit_magnitude,
+    fit_then_commit,
+    report_convergence,
+)
 from simcalib.calibration._linear import (
     _check_reg_params,
     _FullLinearCalibrator,
     _penalty_weights,
     fit_full_linear,
 )
-from simcalib.calibration._newton import fit_linear_newton
+from simcalib.calibration._newton import _power_of_two_scale, fit_linear_newton
 from simcalib.calibration._temperature import _fit_log_beta
 
 __all__ = ["DirichletCalibrator", "DirichletCalibratorCV", "dirichlet_reg_grid"]
@@ -153,11 +158,15 @@ class DirichletCalibrator(_FullLinearCalibrator):
         -------
         self : DirichletCalibrator
         """
-        # every parameter is checked before any fitted attribute changes
+        # every parameter is checked before anything is fitted, and the fit
+        # runs on a clone: a failed refit leaves the earlier fit intact
         self._check_params()
+        return fit_then_commit(self, X, y)
+
+    def _fit_validated(self, X, y):
         Z, y = self._validate_fit_data(X, y)
+        check_logit_magnitude(Z)
         self._fit_features(self._features(Z), y)
-        return self
 
     def _fit_features(self, F, y, init=None, state=None):
         """Fit on features ``F = log p``; ``init`` = (W, b) warm start.
@@ -180,10 +189,17 @@ class DirichletCalibrator(_FullLinearCalibrator):
                 tol=self.tol,
                 init_scale=beta,
             )
+            report_convergence(res, f"{type(self).__name__} (L-BFGS-B)", self.max_iter)
             self.coef_, self.intercept_, self.n_iter_ = W, b, int(res.nit)
             return None
         if init is None:
-            init = (np.exp(_fit_log_beta(F, y)) * np.eye(k), np.zeros(k))
+            # temperature scaling of the features divided by the power of two
+            # the solver scales them by: its temperature range (e^-10, e^10)
+            # is then relative to features of order 1, and huge logits (1e10)
+            # do not leave the start saturated at the range's end
+            s = _power_of_two_scale(F)
+            beta = np.exp(_fit_log_beta(F / s, y)) / s
+            init = (beta * np.eye(k), np.zeros(k))
         res = fit_linear_newton(
             F,
             y,
@@ -195,6 +211,7 @@ class DirichletCalibrator(_FullLinearCalibrator):
             max_iter=self.max_iter,
             state=state,
         )
+        report_convergence(res, f"{type(self).__name__} (Newton-CG)", self.max_iter)
         self.coef_, self.intercept_, self.n_iter_ = res.coef, res.intercept, res.n_iter
         return res.state
 
@@ -379,12 +396,18 @@ class DirichletCalibratorCV(BaseCalibrator):
         -------
         self : DirichletCalibratorCV
         """
+        if isinstance(self.cv, int) or hasattr(self.cv, "__index__"):
+            check_scalar_in_range(self.cv, "cv", lo=2, integer=True)
+        # the search and the refit run on a clone: a failed or interrupted
+        # refit leaves the earlier fit intact
+        return fit_then_commit(self, X, y)
+
+    def _fit_validated(self, X, y):
         cv = self.cv
-        if isinstance(cv, int) or hasattr(cv, "__index__"):
-            check_scalar_in_range(cv, "cv", lo=2, integer=True)
         # validates X, y and sets classes_ / n_features_in_; the search runs
         # on column indices so that any column order of classes_ works
         Z, y_idx = self._validate_fit_data(X, y)
+        check_logit_magnitude(Z)
         n_classes = len(self.classes_)
         template, candidates = self._candidates(n_classes)
         X = validate_data(self, X, dtype=np.float64, reset=False)
@@ -409,7 +432,6 @@ class DirichletCalibratorCV(BaseCalibrator):
         self.calibrator_ = calibrator
         self.coef_ = calibrator.coef_
         self.intercept_ = calibrator.intercept_
-        return self
 
     def _predict_log_proba(self, Z):
         check_is_fitted(self)

@@ -74,8 +74,6 @@ _BLOCK_MIN_ROWS = 2048
 #: conjugate-gradient iterations than this (the probabilities have moved).
 _REBUILD_AFTER_CG = 20
 
-#: Armijo constant of the backtracking line search.
-
 
 @dataclass
 class NewtonResult:
@@ -98,7 +96,9 @@ class NewtonResult:
     n_precond : int
         Preconditioner builds.
     converged : bool
-        Whether the stopping test was met before ``max_iter``.
+        Whether a stopping test was met (see :func:`fit_linear_newton`).
+    message : str
+        Why the iteration stopped.
     state : dict
         Preconditioner to warm-start a fit on the same features.
     """
@@ -112,7 +112,17 @@ class NewtonResult:
     n_fun: int
     n_precond: int
     converged: bool
+    message: str
     state: dict
+
+    # the names of scipy's OptimizeResult, for the shared convergence report
+    @property
+    def success(self):
+        return self.converged
+
+    @property
+    def nit(self):
+        return self.n_iter
 
 
 class _Problem:
@@ -141,6 +151,9 @@ class _Problem:
         # optimal, and zero column sums pick one)
         A = D.copy()
         A[:, ~np.any(A > 0, axis=0)] = 1.0
+        # the same constraints with every column scaled to a largest entry of
+        # 1 (tiny penalties would make sum(A**2) underflow to 0)
+        A /= A.max(axis=0)
         self.A = A
         self.A_sq = np.einsum("jm,jm->m", A, A)
         self.A_sum = A.sum(axis=0)
@@ -318,6 +331,20 @@ def _pcg(hessp, precond, b, rtol, max_iter, model_rtol=None):
     return x, max_iter
 
 
+def _power_of_two_scale(F):
+    """A power of two near ``max |F|`` (1 for an all-zero ``F``).
+
+    Dividing the features by it is exact in floating point, and puts them
+    in [0.5, 2] in magnitude whatever the size of the logits: the float32
+    products stay far from overflow (logits of 1e10 made them overflow) and
+    their rounding is relative to entries of order 1.
+    """
+    largest = float(np.max(np.abs(F))) if F.size else 0.0
+    if not largest > 0.0:
+        return 1.0
+    return float(2.0 ** np.round(np.log2(largest)))
+
+
 def fit_linear_newton(
     F,
     y,
@@ -360,11 +387,20 @@ def fit_linear_newton(
     Returns
     -------
     result : NewtonResult
+        ``converged`` is False, with the reason in ``message``, when
+        ``max_iter`` was reached, when no step along the Newton direction
+        decreases the objective while the model still predicts a decrease
+        above the tolerance, or when the objective is not finite.
     """
-    prob = _Problem(F, y, w_pen, b_pen)
+    # W acts on F / s as W s: an exact change of variables (s a power of
+    # two) under which the penalty on W becomes w_pen / s^2
+    s = _power_of_two_scale(F)
+    if w_pen is not None:
+        w_pen = w_pen / (s * s)
+    prob = _Problem(F / s, y, w_pen, b_pen)
     k = prob.k
     Theta = np.empty((k, k + 1))
-    Theta[:, :k] = coef_init
+    Theta[:, :k] = np.asarray(coef_init) * s
     Theta[:, k] = intercept_init
     Theta = prob.shift_into(Theta)
     L = prob.logits(Theta)
@@ -376,8 +412,12 @@ def fit_linear_newton(
     binv = None if blocks is None else prob.block_inverses(blocks)
     rebuild = blocks is None
     converged = False
+    message = f"the iteration limit max_iter={max_iter} was reached"
     n_iter = 0
     while n_iter < max_iter:
+        if not np.isfinite(fun):
+            message = "the objective is not finite"
+            break
         n_iter += 1
         if rebuild:
             blocks = prob.nll_blocks(P)
@@ -405,27 +445,40 @@ def fit_linear_newton(
         n_hessp += n_cg
         rebuild = n_cg > _REBUILD_AFTER_CG
         predicted = -float(np.sum(grad * step))
-        if not predicted > 0.0:  # rounding noise at the optimum
-            converged = True
-            break
         scale = max(1.0, abs(fun))
+        if not np.isfinite(predicted):
+            message = "the Newton step is not finite"
+            break
+        if predicted <= 0.0:  # the gradient is rounding noise: the optimum
+            converged, message = True, "the gradient vanished"
+            break
         dL = prob.logits(step)
         alpha = prob.line_search(L, dL, Theta, step, -predicted)
         L_new = L + alpha * dL
         new = prob.fun_grad(L_new, Theta + alpha * step)
         n_fun += 1
-        if not new[0] < fun:  # no decrease possible in float64: optimum
-            converged = True
+        if not new[0] < fun:
+            # no decrease along a descent direction: float64 cannot resolve
+            # one (the optimum, when the model agrees) -- or the search failed
+            converged = predicted / 2.0 <= tol * scale
+            message = (
+                "the optimum was reached to float64 precision"
+                if converged
+                else "the line search found no decrease of the objective"
+            )
             break
         decrease = fun - new[0]
         Theta = Theta + alpha * step
         L = L_new
         fun, nll, grad, P = new
-        if predicted / 2.0 <= tol * scale or decrease <= tol * 1e-3 * scale:
-            converged = True
+        if predicted / 2.0 <= tol * scale:
+            converged, message = True, "the predicted decrease fell below tol"
+            break
+        if decrease <= tol * 1e-3 * scale:
+            converged, message = True, "the objective stopped decreasing"
             break
     return NewtonResult(
-        coef=Theta[:, :k].copy(),
+        coef=Theta[:, :k] / s,
         intercept=Theta[:, k].copy(),
         fun=fun,
         nll=nll,
@@ -434,5 +487,6 @@ def fit_linear_newton(
         n_fun=n_fun,
         n_precond=n_precond,
         converged=converged,
+        message=message,
         state={"nll_blocks": blocks},
     )

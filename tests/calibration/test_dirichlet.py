@@ -297,3 +297,32 @@ def test_warm_start_secant_predictor():
     W, b = _warm_start(ests, pos2, others, [0, 1], 2)
     np.testing.assert_allclose(W, 2.0)
     assert _warm_start(ests, pos, others, [], 0) is None
+
+
+@pytest.mark.parametrize("scale", [1e10, 1e50, 1e90])
+def test_huge_logits_are_calibrated(scale):
+    # logits of 1e10 and more (accepted up to 1e100) left the Newton fit one
+    # iteration from a saturated start, with an NLL 300x that of temperature
+    # scaling, reported as converged; now no warning (pytest turns them into
+    # errors), and no worse than temperature scaling on the same logits
+    # (whose temperature range ends at e^10: it cannot undo such a scale)
+    from simcalib.calibration import TemperatureScaling
+
+    Z, y = overconfident_logits(300, 4, seed=1)
+    dc = DirichletCalibrator().fit(Z * scale, y)
+    f, nll = _objective_of(dc, Z * scale, y)
+    ts = TemperatureScaling().fit(Z * scale, y)
+    nll_ts = -ts.predict_log_proba(Z * scale)[np.arange(300), y].mean()
+    assert np.isfinite(f) and f <= nll_ts
+    assert nll < 0.7 < nll_ts  # the class-wise map beats one temperature
+
+
+def test_newton_failure_warns(monkeypatch):
+    from sklearn.exceptions import ConvergenceWarning
+
+    from simcalib.calibration._newton import _Problem
+
+    Z, y = overconfident_logits(200, 3, seed=2)
+    monkeypatch.setattr(_Problem, "line_search", lambda self, *args: 1e6)
+    with pytest.warns(ConvergenceWarning, match="Newton-CG.*line search found no decrease"):
+        DirichletCalibrator().fit(Z, y)

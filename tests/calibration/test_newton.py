@@ -222,3 +222,40 @@ def test_cg_model_truncation_stops_earlier_with_a_descent_step(rng):
     # a truncated CG iterate still decreases the model, monotonically towards
     # the full solve's value
     assert model(x_full) <= model(x_cut) < model(np.zeros(60))
+
+
+def test_huge_features_reach_the_optimum():
+    # features of 1e12 made the float32 products overflow and the fit stop
+    # after one iteration at a far worse objective; the solver works on
+    # F / s (s a power of two) and must reach the optimum of the problem as
+    # posed, found here by BFGS on its own change of variables W = W' / c
+    F, y, w_pen, b_pen = _problem("odir", 0.5, 0.2, n=300, k=3, seed=6)
+    k, c = F.shape[1], 1e12
+    F_big = F * c
+
+    def scaled(theta):  # the objective of F_big at W = W' / c
+        W = theta[: k * k].reshape(k, k) / c
+        return _objective(np.concatenate([W.ravel(), theta[k * k :]]), F_big, y,
+                          w_pen, b_pen)
+
+    ref = minimize(scaled, np.concatenate([np.eye(k).ravel(), np.zeros(k)]),
+                   method="BFGS", options={"gtol": 1e-10})
+    res = fit_linear_newton(F_big, y, w_pen=w_pen, b_pen=b_pen,
+                            coef_init=np.eye(k) / c, intercept_init=np.zeros(k),
+                            tol=1e-12)
+    assert res.converged, res.message
+    assert res.fun == pytest.approx(ref.fun, abs=1e-9)
+    theta = np.concatenate([res.coef.ravel(), res.intercept])
+    assert _objective(theta, F_big, y, w_pen, b_pen) == pytest.approx(res.fun, abs=1e-12)
+
+
+def test_a_failed_line_search_is_not_reported_as_convergence(monkeypatch):
+    # a step that never decreases the objective: the fit stops, unconverged,
+    # and says why (it used to report convergence)
+    F, y, w_pen, b_pen = _problem(n=300, k=4)
+    monkeypatch.setattr(_Problem, "line_search", lambda self, *args: 1e6)
+    res = fit_linear_newton(F, y, w_pen=w_pen, b_pen=b_pen, coef_init=np.eye(4),
+                            intercept_init=np.zeros(4))
+    assert not res.converged and not res.success
+    assert "line search" in res.message
+    assert res.n_iter == res.nit == 1
