@@ -15,21 +15,25 @@ Cases (``--cases``):
 Each case runs every ``--metrics`` on every ``--devices`` (``cpu``,
 ``numpy``, ``cuda``; ``cuda`` is skipped without a GPU) twice in the same
 process: the default path (uint8 data: L1 from per-class histograms, L2 from
-exact int8 matrix products on the CPU) and the general blocked float64 path
-that simcalib used for every input before (``integer_paths=False``). The
-table reports both times, their ratio and the largest relative difference
-between the two results. Where the old path would take too long
-(``--old-max-images``, default 20000: L1 on the full Tiny-ImageNet set would
-take about 100 minutes) it runs on a random class-balanced subset of that
-many images and the new path is timed on the same subset as well as on the
-full set. In addition the result on a random subset of 600 images must equal
-a plain row-by-row numpy computation (``subset rel err``).
+exact integer squared distances -- int8 products through ``torch._int_mm``
+on the CPU where it is present and exact, float64 products of the same
+integers on ``numpy`` or without it; the ``path`` column says which ran)
+and the general blocked float64 path that simcalib used for every input
+before (``integer_paths=False``). The table reports both times, their ratio
+and the largest relative difference between the two results. Where the old
+path would take too long (``--old-max-images-l1``, default 20000: L1 on the
+full Tiny-ImageNet set would take about 100 minutes; L2 runs on every image
+by default) it runs on a random class-balanced subset of that many images
+and the new path is timed on the same subset as well as on the full set. In
+addition the result on a random subset of 600 images must equal a plain
+row-by-row numpy computation (``subset err``).
 
 The table is written to ``docs/benchmarks/similarity.txt`` (``--out``) with
 the command and machine information at the top. Run from the repository
 root (under ``flock /work/compute.lock`` on a shared machine)::
 
-    PYTHONPATH=. python benchmarks/bench_similarity.py --cases cifar --metrics l1 l2
+    PYTHONPATH=. python benchmarks/bench_similarity.py --cases cifar \\
+        --metrics l1 l2 --devices cpu numpy
     PYTHONPATH=. python benchmarks/bench_similarity.py --cases tiny --metrics l1 l2 \\
         --tiny-imagenet ../shared/data/tinyimagenet/tiny-imagenet-200-32px.tar.xz --append
     PYTHONPATH=. python benchmarks/bench_similarity.py --cases tiny --random-tiny \\
@@ -68,12 +72,16 @@ def random_images(n, n_classes, shape=(3, 32, 32), seed=0):
 
 
 def load_tiny_train(path):
-    """Tiny-ImageNet training images (uint8, NCHW) and labels (wnids.txt order)."""
+    """Tiny-ImageNet training images (uint8, NCHW) and labels (wnids.txt order).
+
+    Through the project's loader, which caches the decoded arrays (the
+    first load decodes the archive, later ones memory-map the cache).
+    """
     try:  # the project's loader, when the datasets subpackage is there
         from simcalib.datasets import load_tiny_imagenet
     except ImportError:
         return _read_tiny_train(path)
-    data = load_tiny_imagenet(path, cache=False)
+    data = load_tiny_imagenet(path)
     return np.asarray(data.X_train), np.asarray(data.y_train)
 
 
@@ -150,6 +158,19 @@ def time_path(X, y, metric, device, batch_size, integer_paths):
     return time.perf_counter() - t0, means
 
 
+def path_name(X, metric, device):
+    """Which computation the default path runs for these data."""
+    if _pixel._byte_range_start(X.reshape(len(X), -1)) is None:
+        return "general"
+    if metric == "l1":
+        return "histogram"
+    torch, dev = _pixel._resolve_device(device)
+    if torch is not None and dev.type != "cpu":
+        return "general"
+    d = int(np.prod(X.shape[1:]))
+    return "int8" if _pixel._exact_int_mm(torch, d) is not None else "f64-int"
+
+
 def balanced_subset(y, m, rng):
     """Indices of ``m`` images, the same number from every class (sorted)."""
     classes = np.unique(y)
@@ -214,10 +235,17 @@ def main(argv=None):
     )
     parser.add_argument("--batch-size", type=int, default=2048)
     parser.add_argument(
-        "--old-max-images",
+        "--old-max-images-l1",
         type=int,
         default=20000,
-        help="run the old path on a class-balanced subset of this many images",
+        help="run the old L1 path on a class-balanced subset of at most this many "
+        "images (it takes about 100 minutes on all of Tiny-ImageNet)",
+    )
+    parser.add_argument(
+        "--old-max-images-l2",
+        type=int,
+        default=100000,
+        help="the same for the old L2 path (default: every image)",
     )
     parser.add_argument(
         "--shared", action="store_true", help="note that the machine was shared"
@@ -242,7 +270,7 @@ def main(argv=None):
     except ImportError:
         has_cuda = False
 
-    rows = []
+    rows, skipped = [], []
     rng = np.random.default_rng(0)
     for case in args.cases:
         if case == "cifar":
@@ -254,20 +282,25 @@ def main(argv=None):
         else:
             t0 = time.perf_counter()
             X, y = load_tiny_train(args.tiny_imagenet)
-            source = f"Tiny-ImageNet-32 train set (decoded in {time.perf_counter() - t0:.0f} s)"
+            source = (
+                "Tiny-ImageNet-32 train set (loaded in "
+                f"{time.perf_counter() - t0:.0f} s, simcalib.datasets.load_tiny_imagenet)"
+            )
         K = len(np.unique(y))
         print(f"{case}: {X.shape} {X.dtype}, {K} classes, {source}", file=sys.stderr)
         for device in args.devices:
             if device.startswith("cuda") and not has_cuda:
                 print(f"  skip {device}: no GPU", file=sys.stderr)
+                skipped.append(device)
                 continue
             for metric in args.metrics:
                 err = check_exact(X, y, metric, device, rng)
                 t_new, d_new = time_path(X, y, metric, device, args.batch_size, True)
                 print(f"  {metric} {device}: new {t_new:.1f} s", file=sys.stderr)
                 n_old = X.shape[0]
-                if n_old > args.old_max_images:
-                    sub = balanced_subset(y, args.old_max_images, rng)
+                old_max = getattr(args, f"old_max_images_{metric}")
+                if n_old > old_max:
+                    sub = balanced_subset(y, old_max, rng)
                     Xs, ys = X[sub], y[sub]
                     n_old = len(sub)
                     t_new_sub, d_cmp = time_path(
@@ -290,6 +323,7 @@ def main(argv=None):
                         K=K,
                         metric=metric,
                         device=device,
+                        path=path_name(X, metric, device),
                         new=t_new,
                         n_old=n_old,
                         new_sub=t_new_sub,
@@ -312,19 +346,24 @@ def main(argv=None):
     ]
     lines.append(
         f"{'case':6} {'n':>7} {'d':>5} {'K':>4} {'metric':6} {'device':7} "
-        f"{'new s':>8} {'old on n':>8} {'new s':>8} {'old s':>8} {'ratio':>7} "
+        f"{'path':9} {'new s':>8} {'old on n':>8} {'new s':>8} {'old s':>8} {'ratio':>7} "
         f"{'old/new diff':>12} {'subset err':>10}"
     )
     for r in rows:
         lines.append(
             f"{r['case']:6} {r['n']:7d} {r['d']:5d} {r['K']:4d} {r['metric']:6} "
-            f"{r['device']:7} {r['new']:8.2f} {r['n_old']:8d} {r['new_sub']:8.2f} "
+            f"{r['device']:7} {r['path']:9} {r['new']:8.2f} {r['n_old']:8d} {r['new_sub']:8.2f} "
             f"{r['old']:8.1f} {r['old'] / r['new_sub']:6.0f}x {r['diff']:12.1e} "
             f"{r['err']:10.1e}"
         )
     lines.append("")
     for source in dict.fromkeys(r["source"] for r in rows):
         lines.append(f"data: {source}")
+    lines.append(
+        "path: histogram = L1 from per-class cumulative histograms; int8 = L2 "
+        "from torch._int_mm products; f64-int = L2 from float64 products of the "
+        "same integers (no usable _int_mm); general = the blocked float64 path."
+    )
     lines.append(
         "new s: the default path on all n images; old on n: images the old "
         "(general float64 blocked) path ran on, with the new path's time on the "
@@ -339,6 +378,8 @@ def main(argv=None):
         "subset err: max relative difference, on 600 random images, between the "
         "default result and a plain row-by-row numpy computation."
     )
+    for device in dict.fromkeys(skipped):
+        lines.append(f"{device}: requested but no GPU is present here: unmeasured")
     if args.shared:
         lines.append(
             "the machine was shared with other jobs during this run "

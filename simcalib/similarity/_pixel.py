@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from sklearn.utils import check_random_state
 
@@ -244,12 +246,12 @@ def _mean_pairwise(
     elif (
         metric == "l2"
         and lo is not None
-        and torch is not None
-        and dev.type == "cpu"
-        and X.shape[1] <= _INT8_MAX_FEATURES
-        and _int8_matmul_is_exact(torch)
+        and (torch is None or dev.type == "cpu")
+        and X.shape[1] <= _BYTE_L2_MAX_FEATURES
     ):
-        sums = _l2_class_sums_int8(torch, X, lo, y_idx, n_classes, batch_size)
+        # exact integer squared distances (int8 products when torch has
+        # them, float64 products of the integers otherwise)
+        sums = _l2_class_sums_bytes(torch, X, lo, y_idx, n_classes, batch_size)
     # torch.cdist(p=1) on the CPU is several times slower than scipy's cdist
     elif torch is None or (metric == "l1" and dev.type == "cpu"):
         sums = _pairwise_class_sums_numpy(X, y_idx, n_classes, metric, batch_size)
@@ -267,9 +269,9 @@ def _mean_pairwise(
 #: Levels of the integer fast paths: one byte per coordinate.
 _BYTE_LEVELS = 256
 
-#: Largest number of features of the int8 L2 path: the squared distance,
+#: Largest number of features of the exact L2 path: the squared distance,
 #: at most 255**2 * d, and its int32 intermediates then stay below 2**31.
-_INT8_MAX_FEATURES = 32767
+_BYTE_L2_MAX_FEATURES = 32767
 
 #: Entries (index values or histogram bins) per coordinate chunk of the
 #: histogram path; bounds its temporary memory to a few tens of MiB.
@@ -395,61 +397,79 @@ def _l1_class_sums_histogram_torch(torch, dev, X, lo, y_idx, n_classes):
     return sums.cpu().numpy().astype(np.float64)
 
 
-_INT8_MATMUL_CHECKED = {}
+#: Verdicts of :func:`_exact_int_mm`, per (function, number of features).
+_INT_MM_VERDICTS = {}
 
 
-def _int8_matmul_is_exact(torch):
-    """Whether ``torch._int_mm`` runs on the CPU here and matches int64 products.
+def _exact_int_mm(torch, n_features):
+    """``torch._int_mm`` where it multiplies int8 matrices exactly here, else None.
 
-    It is a private torch function (int8 x int8 -> int32, the VNNI kernels of
-    oneDNN); checked once on a small product with the extreme values, and the
-    int8 path is skipped where it is missing or wrong.
+    ``torch._int_mm`` (int8 x int8 -> int32, oneDNN's VNNI kernels on the
+    CPU) is a private torch function: it may be missing, refuse a shape or
+    give other numbers in another torch build. It is therefore checked once
+    per torch function and number of features, on a product of that depth
+    with the extreme values and odd row counts, against exact int64
+    products; anything but an exact match (or an error) means None, and the
+    caller takes the exact float64 products instead.
     """
-    key = torch.__version__
-    if key not in _INT8_MATMUL_CHECKED:
-        ok = False
-        int_mm = getattr(torch, "_int_mm", None)
-        if int_mm is not None:
-            gen = torch.Generator().manual_seed(0)
-            a = torch.randint(-128, 128, (33, 96), dtype=torch.int8, generator=gen)
-            b = torch.randint(-128, 128, (17, 96), dtype=torch.int8, generator=gen)
-            a[0] = -128
-            b[0] = -128
-            try:
-                got = int_mm(a, b.T)
-                ok = bool(
-                    torch.equal(
-                        got.to(torch.int64), a.to(torch.int64) @ b.to(torch.int64).T
-                    )
-                )
-            except (RuntimeError, NotImplementedError):
-                ok = False
-        _INT8_MATMUL_CHECKED[key] = ok
-    return _INT8_MATMUL_CHECKED[key]
+    int_mm = None if torch is None else getattr(torch, "_int_mm", None)
+    if int_mm is None:
+        return None
+    key = (int_mm, n_features)
+    if key not in _INT_MM_VERDICTS:
+        gen = np.random.default_rng(0)
+        a = gen.integers(-128, 128, size=(33, n_features), dtype=np.int8)
+        b = gen.integers(-128, 128, size=(17, n_features), dtype=np.int8)
+        a[0], a[1], b[0] = -128, 127, -128  # the largest products of both signs
+        expected = a.astype(np.int64) @ b.astype(np.int64).T
+        try:
+            with torch.no_grad():
+                got = int_mm(torch.from_numpy(a), torch.from_numpy(b).T)
+            ok = (
+                isinstance(got, torch.Tensor)
+                and got.dtype == torch.int32
+                and tuple(got.shape) == expected.shape
+                and np.array_equal(got.numpy().astype(np.int64), expected)
+            )
+        except Exception:  # any failure of a private function: not usable
+            ok = False
+        _INT_MM_VERDICTS[key] = ok
+    return int_mm if _INT_MM_VERDICTS[key] else None
 
 
-def _l2_class_sums_int8(torch, X, lo, y_idx, n_classes, batch_size):
-    """Sum of pairwise L2 distances per class pair, exact integer squares (torch CPU).
+def _l2_class_sums_bytes(torch, X, lo, y_idx, n_classes, batch_size):
+    """Sum of pairwise L2 distances per class pair, from exact integer squares.
 
-    The values are shifted into int8 (``x - lo - 128``); the squared
-    distance ``|a|^2 + |b|^2 - 2 a.b`` is then computed exactly in int32 from
-    an int8 matrix product (about 7x the float64 throughput on CPUs with
-    VNNI), so only the square root and the sums are rounded, in float64.
-    Rows are sorted by class so that each block reduces to the few classes
-    it holds instead of all K.
+    The values are shifted into int8 (``x - lo - 128``, translation does not
+    change a distance); the squared distance ``|a|^2 + |b|^2 - 2 a.b`` of
+    every pair is then an exact integer below 2**31, so only the square
+    roots and the sums are rounded, in float64. The products ``a.b`` come
+    from ``torch._int_mm`` when :func:`_exact_int_mm` accepts it (about 7x
+    the float64 throughput on CPUs with VNNI), and otherwise from float64
+    BLAS products of the same integers, which are exact too (every partial
+    sum is an integer below 2**53): both give bit-identical results. Rows
+    are sorted by class so that each block reduces to the few classes it
+    holds instead of all K.
 
-    The block pairs are shared among ``torch.get_num_threads()`` Python
-    threads that each run single-threaded kernels: a block's element-wise
-    steps are too short to split across threads (waiting on one another
-    cost more than they saved, and far more on a machine shared with other
-    jobs), and the int8 product scales as well this way.
+    The block pairs are shared among as many Python threads as torch (or,
+    without torch, the machine) has CPU threads, each running
+    single-threaded kernels: a block's element-wise steps are too short to
+    split across threads (waiting on one another cost more than they saved,
+    and far more on a machine shared with other jobs), and the products
+    scale as well this way. The (classes x classes) sums of the block pairs
+    are added in a fixed order, so the result depends neither on the
+    threads' timing nor on their number.
+
+    Memory: an int8 copy of ``X`` (``n * d`` bytes, sorted by class) plus,
+    per thread, a few ``batch_size**2`` blocks (and, on the float64
+    products, two ``batch_size * d`` float64 row blocks).
     """
-    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     from threadpoolctl import threadpool_limits
 
     n, d = X.shape
+    int_mm = _exact_int_mm(torch, d)
     order = np.argsort(y_idx, kind="stable")
     ys = y_idx[order]
     shift = lo + 128
@@ -458,10 +478,26 @@ def _l2_class_sums_int8(torch, X, lo, y_idx, n_classes, batch_size):
     for i in range(0, n, 4096):
         rows = X[order[i : i + 4096]].astype(np.int16) - shift  # in [-128, 127]
         Q[i : i + 4096] = rows
-        sq[i : i + 4096] = np.sum(
-            rows * rows, axis=1, dtype=np.int64
-        )  # 128**2 fits int16
-    Qt = torch.from_numpy(Q)
+        sq[i : i + 4096] = np.sum(rows * rows, axis=1, dtype=np.int64)
+    Qt = None if int_mm is None else torch.from_numpy(Q)
+
+    def squared_distances(i, j):
+        """Exact ``|a - b|^2`` of the row blocks at i and j (int32 or float64)."""
+        G = None
+        if int_mm is not None:
+            try:
+                G = int_mm(Qt[i : i + batch_size], Qt[j : j + batch_size].T).numpy()
+            except Exception:  # a shape it refuses after all: exact floats
+                G = None
+        if G is None:
+            A = Q[i : i + batch_size].astype(np.float64)
+            B = A if j == i else Q[j : j + batch_size].astype(np.float64)
+            G = A @ B.T
+        G *= -2
+        G += sq[i : i + batch_size, None]
+        G += sq[None, j : j + batch_size]
+        return G
+
     # compact one-hot of each row block over the classes it holds
     blocks = []
     for i in range(0, n, batch_size):
@@ -471,40 +507,43 @@ def _l2_class_sums_int8(torch, X, lo, y_idx, n_classes, batch_size):
         onehot[np.arange(len(yb)), yb - first] = 1.0
         blocks.append((i, first, onehot))
     pairs = [(bi, bj) for bi in range(len(blocks)) for bj in range(bi, len(blocks))]
-    n_workers = max(1, min(torch.get_num_threads(), len(pairs)))
-    lock = threading.Lock()
-    sums = np.zeros((n_classes, n_classes))
+    n_threads = torch.get_num_threads() if torch is not None else os.cpu_count() or 1
+    n_workers = max(1, min(n_threads, len(pairs)))
 
     def work(worker):
-        part = np.zeros((n_classes, n_classes))
-        with torch.no_grad():
-            for bi, bj in pairs[worker::n_workers]:
-                i, fi, Oi = blocks[bi]
-                j, fj, Oj = blocks[bj]
-                G = torch._int_mm(Qt[i : i + batch_size], Qt[j : j + batch_size].T)
-                G = G.numpy()
-                # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b, exact in int32
-                G *= -2
-                G += sq[i : i + batch_size, None]
-                G += sq[None, j : j + batch_size]
-                block = Oi.T @ (np.sqrt(G, dtype=np.float64) @ Oj)
-                ki, kj = block.shape
-                part[fi : fi + ki, fj : fj + kj] += block
-                if j != i:
-                    part[fj : fj + kj, fi : fi + ki] += block.T
-        with lock:
-            sums[...] += part
+        # (K_i, K_j) class sums of each block pair: small, kept per pair
+        out = {}
+        for pair in range(worker, len(pairs), n_workers):
+            bi, bj = pairs[pair]
+            i, _, Oi = blocks[bi]
+            j, _, Oj = blocks[bj]
+            D = np.sqrt(squared_distances(i, j), dtype=np.float64)
+            out[pair] = Oi.T @ (D @ Oj)
+        return out
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+    previous = None if torch is None else torch.get_num_threads()
+    if torch is not None:
+        torch.set_num_threads(1)
     try:
         with (
             threadpool_limits(limits=1, user_api="blas"),
             ThreadPoolExecutor(n_workers) as pool,
         ):
-            list(pool.map(work, range(n_workers)))
+            done = {}
+            for out in pool.map(work, range(n_workers)):
+                done.update(out)
     finally:
-        torch.set_num_threads(previous)
+        if torch is not None:
+            torch.set_num_threads(previous)
+    # added in block order: the result does not depend on the thread count
+    sums = np.zeros((n_classes, n_classes))
+    for pair, (bi, bj) in enumerate(pairs):
+        block = done[pair]
+        ki, kj = block.shape
+        fi, fj = blocks[bi][1], blocks[bj][1]
+        sums[fi : fi + ki, fj : fj + kj] += block
+        if bj != bi:
+            sums[fj : fj + kj, fi : fi + ki] += block.T
     return sums
 
 
