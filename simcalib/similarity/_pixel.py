@@ -273,6 +273,10 @@ _BYTE_LEVELS = 256
 #: at most 255**2 * d, and its int32 intermediates then stay below 2**31.
 _BYTE_L2_MAX_FEATURES = 32767
 
+#: Rows of a distance block processed at once by the exact L2 path (the
+#: strip's squared distances and roots stay in the CPU cache).
+_STRIP_ROWS = 64
+
 #: Entries (index values or histogram bins) per coordinate chunk of the
 #: histogram path; bounds its temporary memory to a few tens of MiB.
 _HISTOGRAM_CHUNK_ENTRIES = 2**22
@@ -333,9 +337,9 @@ def _l1_class_sums_histogram_numpy(X, lo, y_idx, n_classes):
     base = (y_idx.astype(np.int64) * (chunk * n_levels))[:, None] + np.arange(
         chunk, dtype=np.int64
     ) * n_levels
-    cross = np.zeros((n_classes, n_classes), dtype=np.int64)
-    totals = np.zeros(n_classes, dtype=np.int64)
-    for c0 in range(0, d, chunk):
+
+    def chunk_sums(c0):
+        """(totals, cross) of the coordinates c0 .. c0 + chunk, in int64."""
         m = min(chunk, d - c0)
         idx = base[:, :m] + (X[:, c0 : c0 + m].astype(np.int64) - lo)
         hist = np.bincount(idx.ravel(), minlength=n_classes * bins)
@@ -343,13 +347,30 @@ def _l1_class_sums_histogram_numpy(X, lo, y_idx, n_classes):
         # the last level's cumulative count is n_k for every coordinate: it
         # adds nothing to any |a - b| and is left out
         cum = np.cumsum(hist, axis=2).reshape(n_classes, -1)
-        totals += cum.sum(axis=1)
-        if exact_float:
-            cumf = cum.astype(np.float64)
-            cross += np.rint(cumf @ cumf.T).astype(np.int64)
-        else:  # more than ~6 million samples in one class: int64 products
-            for k in range(n_classes):
-                cross[k] += cum @ cum[k]
+        if not exact_float:  # more than ~6 million samples in one class
+            return cum.sum(axis=1), np.stack([cum @ cum[k] for k in range(n_classes)])
+        cumf = cum.astype(np.float64)
+        # a @ a.T would go to BLAS's syrk, five times slower than gemm on
+        # this (K x 255 chunk) shape in OpenBLAS: multiply by a copy
+        cross = np.rint(cumf @ np.ascontiguousarray(cumf.T)).astype(np.int64)
+        return cum.sum(axis=1), cross
+
+    # chunks shared among single-threaded workers: multithreaded BLAS on these
+    # thin products slowed down tenfold as soon as another job used a core
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    starts = range(0, d, chunk)
+    n_workers = max(1, min(os.cpu_count() or 1, len(starts)))
+    with (
+        threadpool_limits(limits=1, user_api="blas"),
+        ThreadPoolExecutor(n_workers) as pool,
+    ):
+        parts = list(pool.map(chunk_sums, starts))
+    # integer sums: exact in any order
+    totals = np.sum([p[0] for p in parts], axis=0, dtype=np.int64)
+    cross = np.sum([p[1] for p in parts], axis=0, dtype=np.int64)
     sums = (
         counts[None, :] * totals[:, None]
         + counts[:, None] * totals[None, :]
@@ -481,46 +502,51 @@ def _l2_class_sums_bytes(torch, X, lo, y_idx, n_classes, batch_size):
         sq[i : i + 4096] = np.sum(rows * rows, axis=1, dtype=np.int64)
     Qt = None if int_mm is None else torch.from_numpy(Q)
 
-    def squared_distances(i, j):
-        """Exact ``|a - b|^2`` of the row blocks at i and j (int32 or float64)."""
-        G = None
+    def products(i, j):
+        """Exact ``a . b`` of the row blocks at i and j (int32, or float64)."""
         if int_mm is not None:
             try:
-                G = int_mm(Qt[i : i + batch_size], Qt[j : j + batch_size].T).numpy()
+                return int_mm(Qt[i : i + batch_size], Qt[j : j + batch_size].T).numpy()
             except Exception:  # a shape it refuses after all: exact floats
-                G = None
-        if G is None:
-            A = Q[i : i + batch_size].astype(np.float64)
-            B = A if j == i else Q[j : j + batch_size].astype(np.float64)
-            G = A @ B.T
-        G *= -2
-        G += sq[i : i + batch_size, None]
-        G += sq[None, j : j + batch_size]
-        return G
+                pass
+        A = Q[i : i + batch_size].astype(np.float64)
+        B = A if j == i else Q[j : j + batch_size].astype(np.float64)
+        return A @ B.T
 
-    # compact one-hot of each row block over the classes it holds
+    # each row block: its first row, the classes it holds and where each
+    # class's rows start within it (rows are sorted by class)
     blocks = []
     for i in range(0, n, batch_size):
         yb = ys[i : i + batch_size]
-        first = int(yb[0])
-        onehot = np.zeros((len(yb), int(yb[-1]) - first + 1))
-        onehot[np.arange(len(yb)), yb - first] = 1.0
-        blocks.append((i, first, onehot))
+        starts = np.flatnonzero(np.r_[True, yb[1:] != yb[:-1]])
+        blocks.append((i, yb[starts], starts))
     pairs = [(bi, bj) for bi in range(len(blocks)) for bj in range(bi, len(blocks))]
+
+    def class_sums(pair):
+        """(classes of block i, classes of block j) sums of the distances."""
+        bi, bj = pairs[pair]
+        i, _, starts_i = blocks[bi]
+        j, _, starts_j = blocks[bj]
+        G = products(i, j)
+        sq_i, sq_j = sq[i : i + batch_size], sq[None, j : j + batch_size]
+        rows = np.empty((G.shape[0], len(starts_j)))
+        # a strip of rows at a time, so that the squared distances, their
+        # roots and the sums stay in the cache (a third of the time of whole
+        # blocks): |a - b|^2 = |a|^2 + |b|^2 - 2 a.b, exact in the type of G
+        t = np.empty((_STRIP_ROWS, G.shape[1]), dtype=G.dtype)
+        f = np.empty((_STRIP_ROWS, G.shape[1]))
+        for r in range(0, G.shape[0], _STRIP_ROWS):
+            g = G[r : r + _STRIP_ROWS]
+            m = g.shape[0]
+            np.multiply(g, -2, out=t[:m])
+            t[:m] += sq_i[r : r + m, None]
+            t[:m] += sq_j
+            np.sqrt(t[:m], out=f[:m])
+            rows[r : r + m] = np.add.reduceat(f[:m], starts_j, axis=1)
+        return np.add.reduceat(rows, starts_i, axis=0)
+
     n_threads = torch.get_num_threads() if torch is not None else os.cpu_count() or 1
     n_workers = max(1, min(n_threads, len(pairs)))
-
-    def work(worker):
-        # (K_i, K_j) class sums of each block pair: small, kept per pair
-        out = {}
-        for pair in range(worker, len(pairs), n_workers):
-            bi, bj = pairs[pair]
-            i, _, Oi = blocks[bi]
-            j, _, Oj = blocks[bj]
-            D = np.sqrt(squared_distances(i, j), dtype=np.float64)
-            out[pair] = Oi.T @ (D @ Oj)
-        return out
-
     previous = None if torch is None else torch.get_num_threads()
     if torch is not None:
         torch.set_num_threads(1)
@@ -529,21 +555,18 @@ def _l2_class_sums_bytes(torch, X, lo, y_idx, n_classes, batch_size):
             threadpool_limits(limits=1, user_api="blas"),
             ThreadPoolExecutor(n_workers) as pool,
         ):
-            done = {}
-            for out in pool.map(work, range(n_workers)):
-                done.update(out)
+            # one task per block pair, handed to whichever thread is free
+            done = list(pool.map(class_sums, range(len(pairs))))
     finally:
         if torch is not None:
             torch.set_num_threads(previous)
     # added in block order: the result does not depend on the thread count
     sums = np.zeros((n_classes, n_classes))
-    for pair, (bi, bj) in enumerate(pairs):
-        block = done[pair]
-        ki, kj = block.shape
-        fi, fj = blocks[bi][1], blocks[bj][1]
-        sums[fi : fi + ki, fj : fj + kj] += block
+    for (bi, bj), block in zip(pairs, done):
+        ci, cj = blocks[bi][1], blocks[bj][1]
+        sums[np.ix_(ci, cj)] += block
         if bj != bi:
-            sums[fj : fj + kj, fi : fi + ki] += block.T
+            sums[np.ix_(cj, ci)] += block.T
     return sums
 
 
