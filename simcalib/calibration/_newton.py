@@ -41,11 +41,13 @@ throughput).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg.lapack import dpotrf, dpotri
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 __all__ = ["NewtonResult", "fit_linear_newton"]
 
@@ -69,6 +71,9 @@ _BLOCK_ROW_THRESHOLD = 1e-3
 #: (K + 1), and at least ``_BLOCK_MIN_ROWS``.
 _BLOCK_ROWS_PER_DIM = 10
 _BLOCK_MIN_ROWS = 2048
+
+#: Fewest samples per worker thread of the passes over the samples.
+_MIN_ROWS_PER_WORKER = 2048
 
 #: The blocks are rebuilt after a Newton step whose solve needed more
 #: conjugate-gradient iterations than this (the probabilities have moved).
@@ -125,21 +130,50 @@ class NewtonResult:
         return self.n_iter
 
 
-class _Problem:
-    """Objective, gradient, Hessian-vector products and projection."""
+def _n_workers(n):
+    """Threads for the passes over the samples: the BLAS thread count, at most
+    one per ``_MIN_ROWS_PER_WORKER`` samples.
 
-    def __init__(self, F, y, w_pen, b_pen):
+    The BLAS setting is what users (``OMP_NUM_THREADS``, threadpoolctl) and
+    joblib's workers already control; inside the fit BLAS itself runs
+    single-threaded.
+    """
+    blas = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
+    threads = max(blas) if blas else 1
+    return int(max(1, min(threads, n // _MIN_ROWS_PER_WORKER)))
+
+
+class _Problem:
+    """Objective, gradient, Hessian-vector products and projection.
+
+    The samples are split into one contiguous part per worker thread; every
+    pass over the samples (logits, gradient, line search, Hessian-vector
+    products) runs on the parts in parallel, each with single-threaded
+    BLAS, and the parts' sums are added in a fixed order. Multithreaded
+    BLAS on these products slowed a fit fivefold as soon as another job
+    held a core of a 2-core machine (its threads wait on one another at
+    every call); threads that each own a share of the samples do not.
+    """
+
+    def __init__(self, F, y, w_pen, b_pen, pool=None, n_parts=1):
         n, k = F.shape
         self.n, self.k = n, k
         self.y = y
         self.rows = np.arange(n)
+        self.pool = pool
         X = np.empty((n, k + 1))
         X[:, :k] = F
         X[:, k] = 1.0
         self.X = X
-        self.XT = np.ascontiguousarray(X.T)
         self.X32 = X.astype(np.float32)
-        self.XT32 = np.ascontiguousarray(self.X32.T)
+        edges = np.linspace(0, n, n_parts + 1).astype(int)
+        self.slices = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+        # per part: its rows' labels, and the transposed features, contiguous
+        self.y_p = [y[sl] for sl in self.slices]
+        edges = np.linspace(0, k, n_parts + 1).astype(int)
+        self.class_groups = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+        self.XT_p = [np.ascontiguousarray(X[sl].T) for sl in self.slices]
+        self.XT32_p = [np.ascontiguousarray(self.X32[sl].T) for sl in self.slices]
         # 1/2 Theta^T diag(D) Theta is the penalty
         D = np.zeros((k, k + 1))
         if w_pen is not None:
@@ -158,6 +192,12 @@ class _Problem:
         self.A_sq = np.einsum("jm,jm->m", A, A)
         self.A_sum = A.sum(axis=0)
 
+    def map(self, fn, items):
+        """``[fn(item) for item in items]``, on the worker threads if any."""
+        if self.pool is None:
+            return [fn(item) for item in items]
+        return list(self.pool.map(fn, items))
+
     def project(self, R):
         """Orthogonal projection onto the subspace (for directions)."""
         return R - self.A * (np.einsum("jm,jm->m", self.A, R) / self.A_sq)
@@ -168,20 +208,36 @@ class _Problem:
 
     def logits(self, Theta):
         """(n, K) logits ``X Theta^T`` (float64)."""
-        return self.X @ Theta.T
+        out = np.empty((self.n, self.k))
+        ThetaT = np.ascontiguousarray(Theta.T)
+
+        def part(sl):
+            np.matmul(self.X[sl], ThetaT, out=out[sl])
+
+        self.map(part, self.slices)
+        return out
 
     def fun_grad(self, L, Theta):
         """(objective, NLL, gradient (K, K+1), probabilities (n, K)) at logits L."""
-        m = L.max(axis=1, keepdims=True)
-        P = np.subtract(L, m)
-        z_y = P[self.rows, self.y]
-        np.exp(P, out=P)
-        s = P.sum(axis=1)
-        nll = float(np.mean(np.log(s)) - np.mean(z_y))
-        P /= s[:, None]
-        G = P.copy()
-        G[self.rows, self.y] -= 1.0
-        grad = (self.XT @ G).T / self.n + self.D * Theta
+        P = np.empty_like(L)
+
+        def part(p):
+            sl, y = self.slices[p], self.y_p[p]
+            Ps = P[sl]
+            rows = np.arange(Ps.shape[0])
+            np.subtract(L[sl], L[sl].max(axis=1, keepdims=True), out=Ps)
+            z_y = Ps[rows, y]
+            np.exp(Ps, out=Ps)
+            s = Ps.sum(axis=1)
+            nll_sum = float(np.sum(np.log(s)) - np.sum(z_y))
+            Ps /= s[:, None]
+            G = Ps.copy()
+            G[rows, y] -= 1.0
+            return nll_sum, self.XT_p[p] @ G  # (K+1, K)
+
+        parts = self.map(part, range(len(self.slices)))
+        nll = sum(p[0] for p in parts) / self.n
+        grad = sum(p[1] for p in parts).T / self.n + self.D * Theta
         fun = nll + 0.5 * float(np.sum(self.D * Theta * Theta))
         return fun, nll, grad, P
 
@@ -193,21 +249,27 @@ class _Problem:
         Newton iterations on alpha, from 1, until the directional derivative
         has shrunk to a tenth of its value at 0.
         """
-        rows, y = self.rows, self.y
         Dt = self.D * Theta
         c1 = float(np.sum(Dt * step))
         c2 = float(np.sum(self.D * step * step))
-        dL_y_mean = float(np.mean(dL[rows, y]))
-        lo, hi, alpha = 0.0, np.inf, 1.0
-        for _ in range(30):
-            La = L + alpha * dL
+        dL_y_mean = float(np.mean(dL[self.rows, self.y]))
+
+        def part(sl, alpha):
+            """Sums over the part's rows of E_p[dL] and Var_p[dL] at alpha."""
+            La = L[sl] + alpha * dL[sl]
             La -= La.max(axis=1, keepdims=True)
             np.exp(La, out=La)
             La /= La.sum(axis=1, keepdims=True)  # probabilities at alpha
-            pd = np.einsum("ij,ij->i", La, dL)
-            pd2 = np.einsum("ij,ij->i", La * dL, dL)
-            d1 = float(np.mean(pd)) - dL_y_mean + c1 + alpha * c2
-            d2 = float(np.mean(pd2 - pd * pd)) + c2
+            pd = np.einsum("ij,ij->i", La, dL[sl])
+            La *= dL[sl]
+            pd2 = np.einsum("ij,ij->i", La, dL[sl])
+            return float(np.sum(pd)), float(np.sum(pd2 - pd * pd))
+
+        lo, hi, alpha = 0.0, np.inf, 1.0
+        for _ in range(30):
+            sums = self.map(lambda sl, a=alpha: part(sl, a), self.slices)
+            d1 = sum(s[0] for s in sums) / self.n - dL_y_mean + c1 + alpha * c2
+            d2 = sum(s[1] for s in sums) / self.n + c2
             if abs(d1) <= 0.1 * abs(slope0):
                 break
             if d1 > 0:
@@ -222,14 +284,23 @@ class _Problem:
 
     def hessp_factory(self, P):
         """Hessian-vector product at probabilities ``P`` (float32 products)."""
-        PT = np.ascontiguousarray(P.T, dtype=np.float32)  # (K, n)
-        n, D, X32, XT32 = self.n, self.D, self.X32, self.XT32
+        # per part: the transposed probabilities (K, rows), contiguous
+        PT_p = self.map(
+            lambda sl: np.ascontiguousarray(P[sl].T, dtype=np.float32), self.slices
+        )
+        n, D = self.n, self.D
 
-        def hessp(V):
-            U = V.astype(np.float32) @ XT32  # (K, n): directional logits
+        def part(p, V32):
+            U = V32 @ self.XT32_p[p]  # (K, rows): directional logits
+            PT = PT_p[p]
             U *= PT
             U -= PT * U.sum(axis=0)  # (diag(p) - p p^T) u per sample
-            return (U @ X32).astype(np.float64) / n + D * V
+            return U @ self.X32[self.slices[p]]
+
+        def hessp(V):
+            V32 = V.astype(np.float32)
+            parts = self.map(lambda p: part(p, V32), range(len(self.slices)))
+            return sum(parts).astype(np.float64) / n + D * V
 
         return hessp
 
@@ -247,19 +318,18 @@ class _Problem:
         max_rows = max(_BLOCK_MIN_ROWS, _BLOCK_ROWS_PER_DIM * (k + 1))
         Wt = np.ascontiguousarray((P * (1.0 - P)).T)  # (K, n) curvature weights
         blocks = np.empty((k, k + 1, k + 1))
-        # many small products: one BLAS thread each (threads that wait on one
-        # another at every call cost more than they bring, worse on a shared
-        # machine)
-        with threadpool_limits(limits=1, user_api="blas"):
-            for j in range(k):
-                w = Wt[j]
-                keep = np.flatnonzero(w >= _BLOCK_ROW_THRESHOLD * w.max())
-                total = w[keep].sum()
-                if keep.size > max_rows:
-                    keep = keep[:: -(-keep.size // max_rows)]
-                wk = w[keep] * (total / max(w[keep].sum(), 1e-300))
-                Xj = self.X32[keep] * np.sqrt(wk).astype(np.float32)[:, None]
-                blocks[j] = Xj.T @ Xj
+
+        def block(j):
+            w = Wt[j]
+            keep = np.flatnonzero(w >= _BLOCK_ROW_THRESHOLD * w.max())
+            total = w[keep].sum()
+            if keep.size > max_rows:
+                keep = keep[:: -(-keep.size // max_rows)]
+            wk = w[keep] * (total / max(w[keep].sum(), 1e-300))
+            Xj = self.X32[keep] * np.sqrt(wk).astype(np.float32)[:, None]
+            blocks[j] = Xj.T @ Xj
+
+        self.map(block, range(k))
         blocks /= n
         return blocks
 
@@ -273,23 +343,25 @@ class _Problem:
         k1 = self.k + 1
         out = np.empty(blocks.shape, dtype=np.float32)
         lower = np.tril(np.ones((k1, k1), dtype=bool), -1)
-        with threadpool_limits(limits=1, user_api="blas"):
-            for j in range(self.k):
-                B = blocks[j].copy()
-                d = np.einsum("ii->i", B)
-                # the penalty, and a relative damping that keeps every block
-                # positive definite (a class with no weight, collinear
-                # features, no penalty)
-                d += self.D[j] + 1e-8 * (d.mean() + 1e-12)
-                for _ in range(8):
-                    c, info = dpotrf(B, lower=1, clean=0)
-                    if info == 0:
-                        break
-                    d += 1e-6 * (d.mean() + 1e-12)  # rounding made it indefinite
-                inv, info = dpotri(c, lower=1)
-                inv[lower.T] = 0.0  # potri fills the lower triangle only
-                inv += np.tril(inv, -1).T
-                out[j] = inv
+
+        def invert(j):
+            B = blocks[j].copy()
+            d = np.einsum("ii->i", B)
+            # the penalty, and a relative damping that keeps every block
+            # positive definite (a class with no weight, collinear
+            # features, no penalty)
+            d += self.D[j] + 1e-8 * (d.mean() + 1e-12)
+            for _ in range(8):
+                c, info = dpotrf(B, lower=1, clean=0)
+                if info == 0:
+                    break
+                d += 1e-6 * (d.mean() + 1e-12)  # rounding made it indefinite
+            inv, info = dpotri(c, lower=1)
+            inv[lower.T] = 0.0  # potri fills the lower triangle only
+            inv += np.tril(inv, -1).T
+            out[j] = inv
+
+        self.map(invert, range(self.k))
         return out
 
 
@@ -397,96 +469,108 @@ def fit_linear_newton(
     s = _power_of_two_scale(F)
     if w_pen is not None:
         w_pen = w_pen / (s * s)
-    prob = _Problem(F / s, y, w_pen, b_pen)
-    k = prob.k
-    Theta = np.empty((k, k + 1))
-    Theta[:, :k] = np.asarray(coef_init) * s
-    Theta[:, k] = intercept_init
-    Theta = prob.shift_into(Theta)
-    L = prob.logits(Theta)
-    fun, nll, grad, P = prob.fun_grad(L, Theta)
-    n_fun, n_hessp, n_precond = 1, 0, 0
-    blocks = None if state is None else state.get("nll_blocks")
-    if blocks is not None and blocks.shape != (k, k + 1, k + 1):
-        blocks = None
-    binv = None if blocks is None else prob.block_inverses(blocks)
-    rebuild = blocks is None
-    converged = False
-    message = f"the iteration limit max_iter={max_iter} was reached"
-    n_iter = 0
-    while n_iter < max_iter:
-        if not np.isfinite(fun):
-            message = "the objective is not finite"
-            break
-        n_iter += 1
-        if rebuild:
-            blocks = prob.nll_blocks(P)
-            binv = prob.block_inverses(blocks)
-            n_precond += 1
+    n_workers = _n_workers(F.shape[0])
+    # BLAS single-threaded inside the fit; the samples are shared among
+    # worker threads instead (see _Problem)
+    with (
+        threadpool_limits(limits=1, user_api="blas"),
+        ThreadPoolExecutor(n_workers) if n_workers > 1 else nullcontext() as pool,
+    ):
+        prob = _Problem(F / s, y, w_pen, b_pen, pool, n_workers)
+        k = prob.k
+        Theta = np.empty((k, k + 1))
+        Theta[:, :k] = np.asarray(coef_init) * s
+        Theta[:, k] = intercept_init
+        Theta = prob.shift_into(Theta)
+        L = prob.logits(Theta)
+        fun, nll, grad, P = prob.fun_grad(L, Theta)
+        n_fun, n_hessp, n_precond = 1, 0, 0
+        blocks = None if state is None else state.get("nll_blocks")
+        if blocks is not None and blocks.shape != (k, k + 1, k + 1):
+            blocks = None
+        binv = None if blocks is None else prob.block_inverses(blocks)
+        rebuild = blocks is None
+        converged = False
+        message = f"the iteration limit max_iter={max_iter} was reached"
+        n_iter = 0
+        while n_iter < max_iter:
+            if not np.isfinite(fun):
+                message = "the objective is not finite"
+                break
+            n_iter += 1
+            if rebuild:
+                blocks = prob.nll_blocks(P)
+                binv = prob.block_inverses(blocks)
+                n_precond += 1
 
-        def precond(R, binv=binv):
-            R = prob.project(R).astype(np.float32)
-            Z = np.matmul(binv, R[:, :, None])[:, :, 0]
-            return prob.project(Z.astype(np.float64))
+            def precond(R, binv=binv):
+                R = prob.project(R).astype(np.float32)
+                Z = np.empty_like(R)
 
-        product = prob.hessp_factory(P)
+                def apply(g):  # the blocks of a group of classes
+                    Z[g] = np.matmul(binv[g], R[g, :, None])[:, :, 0]
 
-        def hessp(V, product=product):
-            return prob.project(product(V))
+                prob.map(apply, prob.class_groups)
+                return prob.project(Z.astype(np.float64))
 
-        step, n_cg = _pcg(
-            hessp,
-            precond,
-            -prob.project(grad),
-            _CG_RTOL,
-            _CG_MAX_ITER,
-            _CG_MODEL_RTOL,
-        )
-        n_hessp += n_cg
-        rebuild = n_cg > _REBUILD_AFTER_CG
-        predicted = -float(np.sum(grad * step))
-        scale = max(1.0, abs(fun))
-        if not np.isfinite(predicted):
-            message = "the Newton step is not finite"
-            break
-        if predicted <= 0.0:  # the gradient is rounding noise: the optimum
-            converged, message = True, "the gradient vanished"
-            break
-        dL = prob.logits(step)
-        alpha = prob.line_search(L, dL, Theta, step, -predicted)
-        L_new = L + alpha * dL
-        new = prob.fun_grad(L_new, Theta + alpha * step)
-        n_fun += 1
-        if not new[0] < fun:
-            # no decrease along a descent direction: float64 cannot resolve
-            # one (the optimum, when the model agrees) -- or the search failed
-            converged = predicted / 2.0 <= tol * scale
-            message = (
-                "the optimum was reached to float64 precision"
-                if converged
-                else "the line search found no decrease of the objective"
+            product = prob.hessp_factory(P)
+
+            def hessp(V, product=product):
+                return prob.project(product(V))
+
+            step, n_cg = _pcg(
+                hessp,
+                precond,
+                -prob.project(grad),
+                _CG_RTOL,
+                _CG_MAX_ITER,
+                _CG_MODEL_RTOL,
             )
-            break
-        decrease = fun - new[0]
-        Theta = Theta + alpha * step
-        L = L_new
-        fun, nll, grad, P = new
-        if predicted / 2.0 <= tol * scale:
-            converged, message = True, "the predicted decrease fell below tol"
-            break
-        if decrease <= tol * 1e-3 * scale:
-            converged, message = True, "the objective stopped decreasing"
-            break
-    return NewtonResult(
-        coef=Theta[:, :k] / s,
-        intercept=Theta[:, k].copy(),
-        fun=fun,
-        nll=nll,
-        n_iter=n_iter,
-        n_hessp=n_hessp,
-        n_fun=n_fun,
-        n_precond=n_precond,
-        converged=converged,
-        message=message,
-        state={"nll_blocks": blocks},
-    )
+            n_hessp += n_cg
+            rebuild = n_cg > _REBUILD_AFTER_CG
+            predicted = -float(np.sum(grad * step))
+            scale = max(1.0, abs(fun))
+            if not np.isfinite(predicted):
+                message = "the Newton step is not finite"
+                break
+            if predicted <= 0.0:  # the gradient is rounding noise: the optimum
+                converged, message = True, "the gradient vanished"
+                break
+            dL = prob.logits(step)
+            alpha = prob.line_search(L, dL, Theta, step, -predicted)
+            L_new = L + alpha * dL
+            new = prob.fun_grad(L_new, Theta + alpha * step)
+            n_fun += 1
+            if not new[0] < fun:
+                # no decrease along a descent direction: float64 cannot resolve
+                # one (the optimum, when the model agrees) -- or the search failed
+                converged = predicted / 2.0 <= tol * scale
+                message = (
+                    "the optimum was reached to float64 precision"
+                    if converged
+                    else "the line search found no decrease of the objective"
+                )
+                break
+            decrease = fun - new[0]
+            Theta = Theta + alpha * step
+            L = L_new
+            fun, nll, grad, P = new
+            if predicted / 2.0 <= tol * scale:
+                converged, message = True, "the predicted decrease fell below tol"
+                break
+            if decrease <= tol * 1e-3 * scale:
+                converged, message = True, "the objective stopped decreasing"
+                break
+        return NewtonResult(
+            coef=Theta[:, :k] / s,
+            intercept=Theta[:, k].copy(),
+            fun=fun,
+            nll=nll,
+            n_iter=n_iter,
+            n_hessp=n_hessp,
+            n_fun=n_fun,
+            n_precond=n_precond,
+            converged=converged,
+            message=message,
+            state={"nll_blocks": blocks},
+        )

@@ -259,3 +259,33 @@ def test_a_failed_line_search_is_not_reported_as_convergence(monkeypatch):
     assert not res.converged and not res.success
     assert "line search" in res.message
     assert res.n_iter == res.nit == 1
+
+
+@pytest.mark.parametrize("n_workers", [2, 3])
+def test_worker_threads_reach_the_same_optimum(monkeypatch, n_workers):
+    # the samples split among threads (each part's sums added in a fixed
+    # order): the same optimum as one part, and the same result every time
+    from simcalib.calibration import _newton
+
+    F, y, w_pen, b_pen = _problem(n=500, k=6, seed=7)
+    kwargs = dict(w_pen=w_pen, b_pen=b_pen, coef_init=np.eye(6),
+                  intercept_init=np.zeros(6), tol=1e-12)
+    one = fit_linear_newton(F, y, **kwargs)
+    monkeypatch.setattr(_newton, "_n_workers", lambda n: n_workers)
+    parts = [fit_linear_newton(F, y, **kwargs) for _ in range(2)]
+    assert parts[0].fun == pytest.approx(one.fun, abs=1e-12)
+    np.testing.assert_allclose(parts[0].coef, one.coef, atol=1e-6)
+    np.testing.assert_array_equal(parts[0].coef, parts[1].coef)
+    np.testing.assert_array_equal(parts[0].intercept, parts[1].intercept)
+
+
+def test_worker_count_follows_the_blas_setting():
+    from threadpoolctl import threadpool_limits
+
+    from simcalib.calibration._newton import _MIN_ROWS_PER_WORKER, _n_workers
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert _n_workers(10**6) == 1
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert _n_workers(10**6) == 2
+        assert _n_workers(_MIN_ROWS_PER_WORKER) == 1  # too few samples to share
