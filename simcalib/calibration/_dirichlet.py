@@ -58,17 +58,19 @@ class DirichletCalibrator(_FullLinearCalibrator):
         ``lambda / (K (K+1)) * (sum W_ij^2 + sum b_j^2)``; ``"none"`` adds
         nothing.
     reg_lambda : float, default=1.0
-        ``lambda`` above.
+        ``lambda`` above, in [0, 1e12].
     reg_mu : float or None, default=None
-        ``mu`` above (ODIR only); ``None`` uses ``reg_lambda``.
+        ``mu`` above (ODIR only), in [0, 1e12]; ``None`` uses ``reg_lambda``.
     input_type : {"logits", "probabilities"}, default="logits"
         What the columns of ``X`` hold.
     classes : array-like of shape (n_classes,), default=None
         Label of each column of ``X``; by default the sorted labels of ``y``.
     max_iter : int, default=1000
-        Maximum number of iterations (Newton or L-BFGS-B).
+        Maximum number of iterations (Newton or L-BFGS-B), >= 1. Stopping
+        there, or in a line search that finds no decrease, warns with a
+        :class:`~sklearn.exceptions.ConvergenceWarning`.
     tol : float, default=1e-6
-        Stopping tolerance. ``"newton-cg"``: stop when the decrease of the
+        Stopping tolerance, in (0, 1). ``"newton-cg"``: stop when the decrease of the
         objective that the Newton step predicts (``g^T H^-1 g / 2``, an
         estimate of the remaining distance to the optimum) is at most
         ``tol * max(1, objective)``; that last step is still taken, so the

@@ -63,6 +63,11 @@ _CG_MODEL_RTOL = 0.25
 #: Cap on conjugate-gradient iterations per Newton step.
 _CG_MAX_ITER = 100
 
+#: Relative residual, and cap on iterations, of the accurate solve that
+#: confirms convergence before the solver stops.
+_CG_CONFIRM_RTOL = 1e-4
+_CG_CONFIRM_MAX_ITER = 200
+
 #: A row enters the preconditioner block of class j when its curvature
 #: weight p_ij (1 - p_ij) is at least this fraction of the class's largest.
 _BLOCK_ROW_THRESHOLD = 1e-3
@@ -71,6 +76,12 @@ _BLOCK_ROW_THRESHOLD = 1e-3
 #: (K + 1), and at least ``_BLOCK_MIN_ROWS``.
 _BLOCK_ROWS_PER_DIM = 10
 _BLOCK_MIN_ROWS = 2048
+
+#: Largest memory of the block preconditioner (float64 blocks and float32
+#: inverses, 12 K (K + 1)^2 bytes: 97 MB at K = 200); with more classes
+#: (K > 348) the solver preconditions with the blocks' diagonals instead,
+#: O(K^2) memory like the problem itself.
+_BLOCK_MEMORY_BYTES = 2**29
 
 #: Fewest samples per worker thread of the passes over the samples.
 _MIN_ROWS_PER_WORKER = 2048
@@ -170,6 +181,10 @@ class _Problem:
         self.slices = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
         # per part: its rows' labels, and the transposed features, contiguous
         self.y_p = [y[sl] for sl in self.slices]
+        # per-class (K+1, K+1) blocks, or only their diagonals when the blocks
+        # would not fit in _BLOCK_MEMORY_BYTES
+        self.diagonal = 12 * k * (k + 1) ** 2 > _BLOCK_MEMORY_BYTES
+        self.block_shape = (k, k + 1) if self.diagonal else (k, k + 1, k + 1)
         edges = np.linspace(0, k, n_parts + 1).astype(int)
         self.class_groups = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
         self.XT_p = [np.ascontiguousarray(X[sl].T) for sl in self.slices]
@@ -312,9 +327,17 @@ class _Problem:
         ``max(2048, 10 (K + 1))`` of them (an evenly spaced subset,
         reweighted to the same total weight): a preconditioner only needs
         the shape of the curvature, and the full blocks would cost as much
-        as 25 Hessian-vector products to build.
+        as 25 Hessian-vector products to build. With too many classes for
+        the blocks (``_BLOCK_MEMORY_BYTES``), their diagonals (K, K+1), from
+        every row.
         """
         k, n = self.k, self.n
+        if self.diagonal:  # only the diagonals: mean_i w_ij x_i^2, (K, K+1)
+
+            def diagonals(sl):
+                return (P[sl] * (1.0 - P[sl])).T @ np.square(self.X[sl])
+
+            return sum(self.map(diagonals, self.slices)) / n
         max_rows = max(_BLOCK_MIN_ROWS, _BLOCK_ROWS_PER_DIM * (k + 1))
         Wt = np.ascontiguousarray((P * (1.0 - P)).T)  # (K, n) curvature weights
         blocks = np.empty((k, k + 1, k + 1))
@@ -340,6 +363,10 @@ class _Problem:
         inverse); float32 halves the memory traffic of every application,
         and a preconditioner needs no more precision.
         """
+        if self.diagonal:
+            d = blocks + self.D
+            d += 1e-8 * (d.mean(axis=1, keepdims=True) + 1e-12)
+            return (1.0 / d).astype(np.float32)
         k1 = self.k + 1
         out = np.empty(blocks.shape, dtype=np.float32)
         lower = np.tril(np.ones((k1, k1), dtype=bool), -1)
@@ -366,10 +393,11 @@ class _Problem:
 
 
 def _pcg(hessp, precond, b, rtol, max_iter, model_rtol=None):
-    """Preconditioned conjugate gradients for ``H x = b``; returns (x, iterations).
+    """Preconditioned conjugate gradients for ``H x = b``.
 
     Stops at a relative residual ``rtol``, or (``model_rtol``) when the
-    quadratic model stops improving.
+    quadratic model stops improving. Returns ``(x, iterations, solved)``,
+    ``solved`` telling whether the residual reached ``rtol``.
     """
     x = np.zeros_like(b)
     q_prev = 0.0
@@ -382,25 +410,25 @@ def _pcg(hessp, precond, b, rtol, max_iter, model_rtol=None):
         Hp = hessp(p)
         pHp = float(np.sum(p * Hp))
         if pHp <= 0.0:  # only rounding can do this (the problem is convex)
-            return (x if it > 1 else p), it
+            return (x if it > 1 else p), it, False
         alpha = rz / pHp
         x += alpha * p
         r -= alpha * Hp
         if np.linalg.norm(r) <= target:
-            return x, it
+            return x, it, True
         # the quadratic model -x.(b + r)/2 has stopped improving (Nash and
         # Sofer's truncation test): later iterations would refine the step
         # far more than a Newton step away from the optimum is worth
         if model_rtol is not None:
             q = -0.5 * float(np.sum(x * (b + r)))
             if it > 1 and it * (1.0 - q_prev / q) <= model_rtol:
-                return x, it
+                return x, it, False
             q_prev = q
         z = precond(r)
         rz_new = float(np.sum(r * z))
         p = z + (rz_new / rz) * p
         rz = rz_new
-    return x, max_iter
+    return x, max_iter, False
 
 
 def _power_of_two_scale(F):
@@ -486,7 +514,7 @@ def fit_linear_newton(
         fun, nll, grad, P = prob.fun_grad(L, Theta)
         n_fun, n_hessp, n_precond = 1, 0, 0
         blocks = None if state is None else state.get("nll_blocks")
-        if blocks is not None and blocks.shape != (k, k + 1, k + 1):
+        if blocks is not None and blocks.shape != prob.block_shape:
             blocks = None
         binv = None if blocks is None else prob.block_inverses(blocks)
         rebuild = blocks is None
@@ -508,7 +536,10 @@ def fit_linear_newton(
                 Z = np.empty_like(R)
 
                 def apply(g):  # the blocks of a group of classes
-                    Z[g] = np.matmul(binv[g], R[g, :, None])[:, :, 0]
+                    if prob.diagonal:
+                        Z[g] = binv[g] * R[g]
+                    else:
+                        Z[g] = np.matmul(binv[g], R[g, :, None])[:, :, 0]
 
                 prob.map(apply, prob.class_groups)
                 return prob.project(Z.astype(np.float64))
@@ -518,18 +549,26 @@ def fit_linear_newton(
             def hessp(V, product=product):
                 return prob.project(product(V))
 
-            step, n_cg = _pcg(
-                hessp,
-                precond,
-                -prob.project(grad),
-                _CG_RTOL,
-                _CG_MAX_ITER,
-                _CG_MODEL_RTOL,
+            rhs = -prob.project(grad)
+            step, n_cg, _ = _pcg(
+                hessp, precond, rhs, _CG_RTOL, _CG_MAX_ITER, _CG_MODEL_RTOL
             )
             n_hessp += n_cg
             rebuild = n_cg > _REBUILD_AFTER_CG
             predicted = -float(np.sum(grad * step))
             scale = max(1.0, abs(fun))
+            confirmed = False
+            if 0.0 < predicted / 2.0 <= tol * scale:
+                # a loose solve underestimates the distance to the optimum,
+                # by far when the preconditioner fits badly: before stopping,
+                # an accurate solve confirms it (and gives the step to take)
+                accurate, n_more, confirmed = _pcg(
+                    hessp, precond, rhs, _CG_CONFIRM_RTOL, _CG_CONFIRM_MAX_ITER
+                )
+                n_hessp += n_more
+                more = -float(np.sum(grad * accurate))
+                if np.isfinite(more) and more > 0.0:
+                    step, predicted = accurate, more
             if not np.isfinite(predicted):
                 message = "the Newton step is not finite"
                 break
@@ -555,7 +594,7 @@ def fit_linear_newton(
             Theta = Theta + alpha * step
             L = L_new
             fun, nll, grad, P = new
-            if predicted / 2.0 <= tol * scale:
+            if confirmed and predicted / 2.0 <= tol * scale:
                 converged, message = True, "the predicted decrease fell below tol"
                 break
             if decrease <= tol * 1e-3 * scale:

@@ -94,7 +94,8 @@ def test_preconditioned_cg_solves_a_spd_system(rng):
     A = rng.normal(size=(30, 30))
     H = A @ A.T + 30 * np.eye(30)
     b = rng.normal(size=30)
-    x, it = _pcg(lambda v: H @ v, lambda r: r / np.diag(H), b, 1e-10, 200)
+    x, it, solved = _pcg(lambda v: H @ v, lambda r: r / np.diag(H), b, 1e-10, 200)
+    assert solved
     np.testing.assert_allclose(H @ x, b, atol=1e-8)
     assert it <= 30  # at most n iterations in exact arithmetic (plus rounding)
 
@@ -215,9 +216,9 @@ def test_cg_model_truncation_stops_earlier_with_a_descent_step(rng):
     Q, _ = np.linalg.qr(rng.normal(size=(60, 60)))
     H = Q @ np.diag(np.logspace(0, 4, 60)) @ Q.T
     b = rng.normal(size=60)
-    x_full, it_full = _pcg(lambda v: H @ v, lambda r: r, b, 1e-12, 500)
-    x_cut, it_cut = _pcg(lambda v: H @ v, lambda r: r, b, 1e-12, 500, model_rtol=0.25)
-    assert it_cut < it_full
+    x_full, it_full, solved = _pcg(lambda v: H @ v, lambda r: r, b, 1e-12, 500)
+    x_cut, it_cut, cut_solved = _pcg(lambda v: H @ v, lambda r: r, b, 1e-12, 500, model_rtol=0.25)
+    assert it_cut < it_full and solved and not cut_solved
     model = lambda x: 0.5 * x @ H @ x - b @ x  # noqa: E731
     # a truncated CG iterate still decreases the model, monotonically towards
     # the full solve's value
@@ -289,3 +290,28 @@ def test_worker_count_follows_the_blas_setting():
     with threadpool_limits(limits=2, user_api="blas"):
         assert _n_workers(10**6) == 2
         assert _n_workers(_MIN_ROWS_PER_WORKER) == 1  # too few samples to share
+
+
+@pytest.mark.parametrize("reg,lam,mu", [("odir", 0.5, 0.2), ("l2", 1.0, None)])
+def test_diagonal_preconditioner_for_many_classes_reaches_the_optimum(
+    monkeypatch, reg, lam, mu
+):
+    # with more classes than the block preconditioner's memory allows, the
+    # blocks' diagonals precondition instead: the same optimum (BFGS on the
+    # written-out objective), a warm start reuses them
+    from simcalib.calibration import _newton
+
+    F, y, w_pen, b_pen = _problem(reg, lam, mu, n=400, k=3, seed=3)
+    k = F.shape[1]
+    ref = minimize(_objective, np.concatenate([np.eye(k).ravel(), np.zeros(k)]),
+                   args=(F, y, w_pen, b_pen), method="BFGS", options={"gtol": 1e-10})
+    monkeypatch.setattr(_newton, "_BLOCK_MEMORY_BYTES", 0)
+    assert _Problem(F, y, w_pen, b_pen).diagonal
+    kwargs = dict(w_pen=w_pen, b_pen=b_pen, intercept_init=np.zeros(k), tol=1e-12)
+    res = fit_linear_newton(F, y, coef_init=np.eye(k), **kwargs)
+    assert res.converged, res.message
+    assert res.state["nll_blocks"].shape == (k, k + 1)
+    assert res.fun == pytest.approx(ref.fun, abs=1e-10)
+    np.testing.assert_allclose(res.coef, ref.x[: k * k].reshape(k, k), atol=1e-5)
+    warm = fit_linear_newton(F, y, coef_init=res.coef, state=res.state, **kwargs)
+    assert warm.fun == pytest.approx(ref.fun, abs=1e-10) and warm.n_precond == 0
