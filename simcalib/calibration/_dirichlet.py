@@ -70,11 +70,12 @@ class DirichletCalibrator(_FullLinearCalibrator):
         there, or in a line search that finds no decrease, warns with a
         :class:`~sklearn.exceptions.ConvergenceWarning`.
     tol : float, default=1e-6
-        Stopping tolerance, in (0, 1). ``"newton-cg"``: stop when the decrease of the
-        objective that the Newton step predicts (``g^T H^-1 g / 2``, an
-        estimate of the remaining distance to the optimum) is at most
-        ``tol * max(1, objective)``; that last step is still taken, so the
-        result is usually much closer. ``"lbfgs"``: the relative loss
+        Stopping tolerance, in (0, 1). ``"newton-cg"``: stop when the
+        decrease of the objective that the Newton step predicts
+        (``g^T H^-1 g / 2``, an estimate of the remaining distance to the
+        optimum, confirmed by an accurate solve of the Newton system) is at
+        most ``tol * max(1, objective)``; that last step is still taken, so
+        the result is usually much closer. ``"lbfgs"``: the relative loss
         decrease at which L-BFGS-B stops (its ``ftol``), which on large
         problems stops well before the optimum.
     solver : {"newton-cg", "lbfgs"}, default="newton-cg"
@@ -143,7 +144,7 @@ class DirichletCalibrator(_FullLinearCalibrator):
 
     def _check_params(self):
         _check_reg_params(self)
-        if self.solver not in _SOLVERS:
+        if not isinstance(self.solver, str) or self.solver not in _SOLVERS:
             raise ValueError(f"solver must be one of {_SOLVERS}; got {self.solver!r}")
 
     def fit(self, X, y):

@@ -179,6 +179,7 @@ def test_solvers_agree_with_probability_input_and_two_classes():
         ({"max_iter": 2.5}, "max_iter"),
         ({"reg": "l1"}, "reg must be"),
         ({"solver": "sag"}, "solver must be"),
+        ({"solver": np.array(["lbfgs"])}, "solver must be"),
     ],
 )
 def test_bad_parameters_are_refused_before_anything_changes(params, match):
