@@ -187,12 +187,18 @@ def _nll(log_p, y):
     return float(-np.mean(log_p[np.arange(len(y)), y]))
 
 
-def _machine():
+def _machine(load_start):
+    threads = ", ".join(
+        f"{v}={os.environ[v]}"
+        for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+        if v in os.environ
+    )
     lines = [
         f"python {platform.python_version()}, numpy {np.__version__}, "
         f"scipy {scipy.__version__}, scikit-learn {sklearn.__version__}",
         f"machine: {platform.platform()}, {os.cpu_count()} logical CPUs, "
-        f"load average {os.getloadavg()[0]:.2f} at start",
+        f"load average {load_start:.2f} at start, {os.getloadavg()[0]:.2f} at end"
+        + (f"; {threads}" if threads else ""),
     ]
     try:
         model = next(
@@ -219,9 +225,10 @@ def _format(row):
     return f"{name:<48} {seconds:9.3f}  {result}  {extra}".rstrip()
 
 
-def dirichlet_rows(n, k, skip_old_cv, lbfgs_continue):
+def dirichlet_rows(n, k, skip_old_cv, lbfgs_continue, skip_lbfgs=False, cv_exact=False):
     """Default Dirichlet fits, old and new solver, and the default CV."""
     rows = _Rows()
+    solvers = ("newton-cg",) if skip_lbfgs else ("lbfgs", "newton-cg")
     for data, make in (
         ("separated", separated_logits),
         ("distorted", distorted_logits),
@@ -231,12 +238,13 @@ def dirichlet_rows(n, k, skip_old_cv, lbfgs_continue):
         t_ref, ref = _fit_once(DirichletCalibrator(tol=1e-10), Z, y)
         f_ref, nll_ref = _objective(ref, Z, y)
         times, fits = {}, {}
-        for solver in ("lbfgs", "newton-cg"):
+        for solver in solvers:
             t, dc = _fit_once(DirichletCalibrator(solver=solver), Z, y)
             times[solver], fits[solver] = t, dc
             f, nll = _objective(dc, Z, y)
             extra = f"held-out NLL {_nll(dc.predict_log_proba(Zt), yt):.4f}"
-            if solver == "newton-cg":
+            extra += f"  |NLL - reference NLL| = {abs(nll - nll_ref):.1e}"
+            if solver == "newton-cg" and not skip_lbfgs:
                 extra += f"  {times['lbfgs'] / t:.1f}x faster than lbfgs"
             rows.append(
                 (
@@ -255,7 +263,7 @@ def dirichlet_rows(n, k, skip_old_cv, lbfgs_continue):
                 "(the reference optimum)",
             )
         )
-        if lbfgs_continue:
+        if lbfgs_continue and not skip_lbfgs:
             old = fits["lbfgs"]
             t, it, W, b = lbfgs_continued(old, Z, y, lbfgs_continue)
             cont = clone(old)
@@ -272,17 +280,36 @@ def dirichlet_rows(n, k, skip_old_cv, lbfgs_continue):
                 )
             )
     Z, y = distorted_logits(n, k)
-    t_cv, cv = _fit_once(DirichletCalibratorCV(), Z, y)
-    best = ", ".join(f"{key}={v:g}" for key, v in sorted(cv.best_params_.items()))
-    rows.append(
-        (
-            "DirichletCalibratorCV() newton-cg, distorted",
-            t_cv,
-            f"24 pairs x 5 folds + refit, best {best}",
-            f"fold fits {np.sum(cv.cv_results_['mean_fit_time']) * 5:.0f} s",
+    cvs = {}
+    for screen in (True, False) if cv_exact else (True,):
+        t_cv, cv = _fit_once(DirichletCalibratorCV(screen=screen), Z, y)
+        cvs[screen] = t_cv, cv
+        best = ", ".join(f"{key}={v:g}" for key, v in sorted(cv.best_params_.items()))
+        extra = (
+            f"fold fits {np.sum(cv.cv_results_['mean_fit_time']) * 5:.0f} s, "
+            f"best mean fold NLL {-cv.best_score_:.6f}"
         )
-    )
-    if not skip_old_cv:
+        if not screen:
+            t_fast, fast = cvs[True]
+            same = fast.best_params_ == cv.best_params_
+            extra += (
+                f"  same choice as screening: {'yes' if same else 'NO'}, "
+                f"max |coef_ difference| {np.max(np.abs(fast.coef_ - cv.coef_)):.1e}, "
+                f"|best score difference| {abs(fast.best_score_ - cv.best_score_):.1e}, "
+                f"max |mean score difference| over the grid "
+                f"{np.max(np.abs(fast.cv_results_['mean_test_score'] - cv.cv_results_['mean_test_score'])):.1e}, "
+                f"{t_cv / t_fast:.1f}x the screened CV's time"
+            )
+        rows.append(
+            (
+                f"DirichletCalibratorCV(screen={screen}), distorted",
+                t_cv,
+                f"24 pairs x 5 folds + refit, best {best}",
+                extra,
+            )
+        )
+    t_cv = cvs[True][0]
+    if not skip_old_cv and not skip_lbfgs:
         from sklearn.model_selection import StratifiedKFold
 
         train, _ = next(StratifiedKFold(5, shuffle=True, random_state=0).split(Z, y))
@@ -324,6 +351,8 @@ def run(
     skip_dirichlet=False,
     skip_old_cv=False,
     lbfgs_continue=2000,
+    skip_lbfgs=False,
+    cv_exact=False,
 ):
     Z, y = _logits(n, k)
     Zt, yt = _logits(n, k, seed=1)
@@ -383,14 +412,18 @@ def run(
     )
 
     if not skip_dirichlet:
-        rows.extend(dirichlet_rows(n, k, skip_old_cv, lbfgs_continue))
-        dc_old, dc_new = (
-            _fit_once(
+        rows.extend(
+            dirichlet_rows(n, k, skip_old_cv, lbfgs_continue, skip_lbfgs, cv_exact)
+        )
+        solvers = ("newton-cg",) if skip_lbfgs else ("lbfgs", "newton-cg")
+        fitted = {
+            solver: _fit_once(
                 DirichletCalibrator(reg_lambda=100.0, reg_mu=100.0, solver=solver), Z, y
             )
-            for solver in ("lbfgs", "newton-cg")
-        )
-        for name, (t, dc) in (("lbfgs", dc_old), ("newton-cg", dc_new)):
+            for solver in solvers
+        }
+        dc_old = fitted.get("lbfgs")
+        for name, (t, dc) in fitted.items():
             f, _ = _objective(dc, Z, y)
             rows.append(
                 (
@@ -398,7 +431,11 @@ def run(
                     t,
                     f"{dc.n_iter_} iterations, objective {f:.6f}",
                     f"held-out NLL {_nll(dc.predict_log_proba(Zt), yt):.4f}"
-                    + (f"  {dc_old[0] / t:.1f}x faster" if name == "newton-cg" else ""),
+                    + (
+                        f"  {dc_old[0] / t:.1f}x faster"
+                        if name == "newton-cg" and dc_old is not None
+                        else ""
+                    ),
                 )
             )
     rows.append(
@@ -430,12 +467,29 @@ def main(argv=None):
         "(0: not run)",
     )
     parser.add_argument(
+        "--skip-lbfgs",
+        action="store_true",
+        help="no L-BFGS-B fits (old solver, its continuation, the old CV estimate)",
+    )
+    parser.add_argument(
+        "--cv-exact",
+        action="store_true",
+        help="also run DirichletCalibratorCV(screen=False), every fold fit to tol, "
+        "and compare its choice and refit with the screened CV",
+    )
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="append the table to --out (after a blank line) instead of replacing it",
+    )
+    parser.add_argument(
         "--shared", action="store_true", help="note that the machine was shared"
     )
     parser.add_argument(
         "--out", type=Path, default=ROOT / "docs" / "benchmarks" / "calibration.txt"
     )
     args = parser.parse_args(argv)
+    load_start = os.getloadavg()[0]
     rows = run(
         args.n,
         args.k,
@@ -444,13 +498,15 @@ def main(argv=None):
         args.skip_dirichlet,
         args.skip_old_cv,
         args.lbfgs_continue,
+        args.skip_lbfgs,
+        args.cv_exact,
     )
     command = "PYTHONPATH=. python benchmarks/bench_calibration.py " + shlex.join(
         sys.argv[1:] if argv is None else argv
     )
     lines = [
         f"# command: {command.strip()}",
-        *(f"# {line}" for line in _machine()),
+        *(f"# {line}" for line in _machine(load_start)),
         f"# n = {args.n}, K = {args.k}, best of {args.repeats} fits "
         "(Dirichlet: one fit); targets TS <= 0.5 s, ETS <= 1 s, default "
         "Dirichlet-ODIR <= 10 s, default DirichletCalibratorCV <= 120 s",
@@ -469,6 +525,8 @@ def main(argv=None):
     text = "\n".join(lines) + "\n"
     print("", text, sep="\n", end="")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.append and args.out.exists():
+        text = args.out.read_text().rstrip("\n") + "\n\n" + text
     args.out.write_text(text)
 
 

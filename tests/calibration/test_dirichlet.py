@@ -215,6 +215,8 @@ def test_cv_refuses_a_bad_grid_before_fitting(grid, match):
         DirichletCalibratorCV(tol=np.nan).fit(Z, y)
     with pytest.raises(ValueError, match="solver"):
         DirichletCalibratorCV(solver="x").fit(Z, y)
+    with pytest.raises(ValueError, match="screen"):
+        DirichletCalibratorCV(screen="yes").fit(Z, y)
 
 
 @pytest.mark.parametrize(
@@ -327,3 +329,129 @@ def test_newton_failure_warns(monkeypatch):
     monkeypatch.setattr(_Problem, "line_search", lambda self, *args: 1e6)
     with pytest.warns(ConvergenceWarning, match="Newton-CG.*line search found no decrease"):
         DirichletCalibrator().fit(Z, y)
+
+
+# -- screening: loose fold fits, then the candidates within reach to tol -------
+
+
+def _distorted_logits(n, k, seed):
+    """Labels from softmax(z*), logits a_k z*_k + b_k (class-dependent scales)."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, k))
+    z[np.arange(n), rng.integers(0, k, size=n)] += 4.0
+    cum = np.cumsum(np.exp(log_softmax(z, axis=1)), axis=1)
+    y = np.minimum((rng.random(n)[:, None] > cum).sum(axis=1), k - 1)
+    a = np.exp(rng.uniform(np.log(0.3), np.log(4.0), size=k))
+    return z * a + rng.normal(size=k), y
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        lambda: overconfident_logits(400, 4, scale=3.0, seed=47),
+        lambda: _distorted_logits(500, 6, seed=48),
+        lambda: _distorted_logits(300, 5, seed=49),
+    ],
+    ids=["overconfident", "distorted-6", "distorted-5"],
+)
+def test_screened_cv_chooses_as_the_exhaustive_search(data):
+    from sklearn.metrics import make_scorer
+
+    Z, y = data()
+    k = Z.shape[1]
+    grid = dirichlet_reg_grid()  # the default 24 pairs
+    fast = DirichletCalibratorCV(cv=3, tol=1e-10).fit(Z, y)
+    slow = DirichletCalibratorCV(cv=3, tol=1e-10, screen=False).fit(Z, y)
+    # the exhaustive reference: cold fits of every pair on every fold
+    search = GridSearchCV(
+        DirichletCalibrator(classes=np.arange(k), tol=1e-10),
+        grid,
+        cv=StratifiedKFold(3, shuffle=True, random_state=0),
+        scoring=make_scorer(
+            log_loss,
+            response_method="predict_proba",
+            greater_is_better=False,
+            labels=np.arange(k),
+        ),
+    ).fit(Z, y)
+    assert fast.best_params_ == slow.best_params_ == search.best_params_
+    assert fast.best_score_ == pytest.approx(search.best_score_, abs=1e-7)
+    np.testing.assert_allclose(
+        slow.cv_results_["mean_test_score"],
+        search.cv_results_["mean_test_score"],
+        atol=1e-7,
+    )
+    # the refit is the same fit either way, at the reference optimum
+    np.testing.assert_array_equal(fast.coef_, slow.coef_)
+    np.testing.assert_array_equal(fast.intercept_, slow.intercept_)
+    best = search.best_estimator_
+    np.testing.assert_allclose(fast.coef_, best.coef_, atol=1e-6)
+    np.testing.assert_allclose(fast.intercept_, best.intercept_, atol=1e-6)
+    # the screened scores are close to the exact ones (the margin's premise)
+    np.testing.assert_allclose(
+        fast.cv_results_["mean_test_score"],
+        search.cv_results_["mean_test_score"],
+        atol=1e-3,
+    )
+
+
+def test_screened_cv_at_the_default_tolerance_matches_the_exhaustive_one():
+    Z, y = _distorted_logits(600, 8, seed=50)
+    fast = DirichletCalibratorCV(cv=3).fit(Z, y)
+    slow = DirichletCalibratorCV(cv=3, screen=False).fit(Z, y)
+    assert fast.best_params_ == slow.best_params_
+    assert fast.best_score_ == pytest.approx(slow.best_score_, abs=1e-6)
+    np.testing.assert_array_equal(fast.coef_, slow.coef_)
+
+
+def test_screening_fits_loosely_then_refits_to_tol(monkeypatch):
+    import simcalib.calibration._dirichlet as dirichlet
+
+    calls = []
+    original = dirichlet.fit_linear_newton
+
+    def recording(*args, confirm=True, **kwargs):
+        calls.append(confirm)
+        return original(*args, confirm=confirm, **kwargs)
+
+    monkeypatch.setattr(dirichlet, "fit_linear_newton", recording)
+    Z, y = _distorted_logits(300, 4, seed=51)
+    grid = {"reg_lambda": [0.1, 1.0, 10.0], "reg_mu": [0.1, 10.0]}
+    cv = DirichletCalibratorCV(param_grid=grid, cv=3).fit(Z, y)
+    n_loose = calls.count(False)
+    n_refits = calls.count(True) - 1  # the last one is the final refit
+    assert n_loose == 6 * 3
+    assert n_refits % 3 == 0 and 3 <= n_refits < 6 * 3
+    calls.clear()
+    DirichletCalibratorCV(param_grid=grid, cv=3, screen=False).fit(Z, y)
+    assert calls == [True] * (6 * 3 + 1)
+    assert np.all(np.isfinite(cv.cv_results_["mean_test_score"]))
+
+
+def test_screen_then_refit_reaches_every_candidate_within_the_margin():
+    from simcalib.calibration._dirichlet import _screen_then_refit
+
+    # screened mean scores -1.000, -1.0005, -1.002, -1.05, -1.2 (2 splits)
+    screened = np.array([[-1.0, -1.0005, -1.002, -1.05, -1.2]] * 2)
+    exact = screened.copy()
+    exact[:, 0] -= 0.01  # the screened leader is really worse ...
+    exact[:, 2] += 0.0025  # ... and the third is really the best
+    order = []
+
+    def refit(idx):
+        order.append(idx)
+        return exact[:, idx]
+
+    scores, refitted = _screen_then_refit(screened, refit)
+    # the leader changed by 0.01: the margin grows to 0.04, which brings in
+    # the candidates at -1.0005 and -1.002 but not -1.05 (best refitted
+    # -1.0005)
+    assert order == [0, 1, 2]
+    np.testing.assert_array_equal(refitted, [True, True, True, False, False])
+    np.testing.assert_array_equal(scores[:, :3], exact[:, :3])
+    np.testing.assert_array_equal(scores[:, 3:], screened[:, 3:])
+    assert int(np.argmax(scores.mean(axis=0))) == 2
+    # exact screening: only the leader and those within the 1e-3 floor
+    order.clear()
+    scores, refitted = _screen_then_refit(screened, lambda i: screened[:, i])
+    assert order == [] and refitted.tolist() == [True, True, False, False, False]
