@@ -29,8 +29,11 @@
   solution is compared with the default Newton fit (the issue asks for
   1e-4). The old benchmark row (lambda = mu = 100 on the tempered logits of
   the TS rows) is kept for comparison.
-* ``DirichletCalibratorCV()`` with its defaults (24 pairs, 5 folds, refit)
-  on the ``distorted`` logits. Its competitor, the simcalib 0.1 CV (a
+* ``DirichletCalibratorCV()`` with its defaults (24 pairs, 5 folds,
+  screening, refit) on the ``distorted`` logits; with ``--cv-exact`` also
+  ``screen=False`` (every fold fit to ``tol``) in the same process, with
+  whether both choose the same pair and the largest difference of their
+  refitted coefficients. Its competitor, the simcalib 0.1 CV (a
   GridSearchCV of cold L-BFGS-B fits), would take hours; it is *estimated*
   from L-BFGS-B fits of three grid pairs (the strongest, a middle and the
   weakest penalty) on the first fold's training set: their mean time times
@@ -45,6 +48,9 @@ command and machine information at the top. Run from the repository root
 
     PYTHONPATH=. python benchmarks/bench_calibration.py                 # 10000 x 200
     PYTHONPATH=. python benchmarks/bench_calibration.py --n 2000 --k 20 # quick check
+    # only the Newton-CG rows, the screened CV against the exhaustive one,
+    # appended as a new section of the output
+    PYTHONPATH=. python benchmarks/bench_calibration.py --skip-lbfgs --cv-exact --append
 """
 
 from __future__ import annotations

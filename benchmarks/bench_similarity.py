@@ -184,7 +184,7 @@ def rel_diff(a, b):
     return float(np.max(np.abs(a[off] - b[off]) / b[off]))
 
 
-def machine_info():
+def machine_info(load_start):
     import scipy
     import sklearn
 
@@ -192,7 +192,12 @@ def machine_info():
         f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
         f"scikit-learn {sklearn.__version__}",
         f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} logical CPUs, "
-        f"load average {os.getloadavg()[0]:.2f} at start",
+        f"load average {load_start:.2f} at start, {os.getloadavg()[0]:.2f} at end"
+        + "".join(
+            f", {v}={os.environ[v]}"
+            for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+            if v in os.environ
+        ),
     ]
     try:
         cpu = next(
@@ -260,6 +265,7 @@ def main(argv=None):
         help="add this run as a new section of --out instead of replacing it",
     )
     args = parser.parse_args(argv)
+    load_start = os.getloadavg()[0]
 
     try:
         import torch
@@ -341,7 +347,7 @@ def main(argv=None):
     lines = [
         "# simcalib class-distance benchmark (PixelDistanceSimilarity, exact)",
         f"command: {cmd.strip()}",
-        *machine_info(),
+        *machine_info(load_start),
         "",
     ]
     lines.append(

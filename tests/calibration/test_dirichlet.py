@@ -405,16 +405,17 @@ def test_screened_cv_at_the_default_tolerance_matches_the_exhaustive_one():
 
 
 def test_screening_fits_loosely_then_refits_to_tol(monkeypatch):
-    import simcalib.calibration._dirichlet as dirichlet
-
+    # the namespace the fits look the solver up in (a doctest run may import
+    # the module a second time under the same name)
+    namespace = DirichletCalibrator._fit_features.__globals__
     calls = []
-    original = dirichlet.fit_linear_newton
+    original = namespace["fit_linear_newton"]
 
     def recording(*args, confirm=True, **kwargs):
         calls.append(confirm)
         return original(*args, confirm=confirm, **kwargs)
 
-    monkeypatch.setattr(dirichlet, "fit_linear_newton", recording)
+    monkeypatch.setitem(namespace, "fit_linear_newton", recording)
     Z, y = _distorted_logits(300, 4, seed=51)
     grid = {"reg_lambda": [0.1, 1.0, 10.0], "reg_mu": [0.1, 10.0]}
     cv = DirichletCalibratorCV(param_grid=grid, cv=3).fit(Z, y)
