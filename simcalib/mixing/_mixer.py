@@ -38,8 +38,9 @@ class SemanticMixer(BaseEstimator):
     A generator rarely renders a mix at exactly the requested ratio (a
     diffusion model's reverse process drifts towards one class; a pasted
     CutMix box hides the object or not), so the mixing ratio ``lam`` is a
-    poor label. ``fit`` generates ``n_calibration`` mixes, scores each with
-    the annotator, and fits a non-decreasing map ``g`` from ``lam`` to the
+    poor label. ``fit`` generates ``n_calibration`` mixes of random pairs at
+    ratios evenly spaced over [0, 1] (ends included), scores each with the
+    annotator, and fits a non-decreasing map ``g`` from ``lam`` to the
     annotated confidence by isotonic regression (this is the *calibrated
     re-annotation*); :meth:`sample` then labels each new mix by
     ``g(lam)``. ``labels="lambda"`` keeps the raw ratio (the ablation).
@@ -282,7 +283,12 @@ class SemanticMixer(BaseEstimator):
             staged = copy.copy(self)
             staged.__dict__.update(state)
             rng = numpy_rng(self.random_state)
-            images, a, b, lam = staged._draw(self.n_calibration, rng)
+            # ratios evenly spaced over [0, 1], ends included, whatever the
+            # training distribution of lam: g is then fitted everywhere it
+            # may be evaluated, never extrapolated
+            a, b, _ = staged._draw_pairs(self.n_calibration, rng)
+            lam = np.linspace(0.0, 1.0, self.n_calibration)
+            images = staged._render(a, b, lam, int(rng.integers(2**63 - 1)))
             proba = annotate(self.annotator, images, classes)
             evidence = pair_evidence(proba, a, b)
             x, e = lam, evidence
