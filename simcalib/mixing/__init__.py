@@ -23,8 +23,12 @@ Generators share one interface, ``generate(class_weights (n, K), random_state)
 :class:`SemanticMixer` draws the pairs (uniformly or from a class
 similarity), calls the generator and re-annotates; the training side takes
 its output as per-sample soft targets of
-:class:`~simcalib.classifier.SimilarityLSClassifier`.
+:class:`~simcalib.classifier.SimilarityLSClassifier`, either a pre-generated
+set (:meth:`SemanticMixer.augment`) or fresh mixes every epoch
+(:class:`SemanticMixingClassifier`, :class:`MixedSampleRefresh`).
 """
+
+from importlib import import_module
 
 from simcalib.mixing._annotation import PrototypeAnnotator, annotate, pair_evidence
 from simcalib.mixing._diffusion import DiffusionGenerator
@@ -52,4 +56,13 @@ __all__ = [
     "check_class_weights",
     "generate_images",
     "plot_mixing_grid",
+    "SemanticMixingClassifier",
+    "MixedSampleRefresh",
 ]
+
+
+def __getattr__(name):
+    # the training side needs skorch and torch; load it on first use
+    if name in ("SemanticMixingClassifier", "MixedSampleRefresh"):
+        return getattr(import_module("simcalib.mixing._training"), name)
+    raise AttributeError(f"module 'simcalib.mixing' has no attribute {name!r}")
