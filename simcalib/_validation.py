@@ -68,8 +68,11 @@ def check_finite_2d(X, *, name="X", dtype=np.float64, min_columns=1):
             f"{name} must have at least {min_columns} columns; got shape {X.shape}"
         )
     # np.sum is one fast pass without a boolean temporary; it is non-finite
-    # whenever an entry is (or on overflow, which the exact check clears).
-    if not np.isfinite(X.sum()) and not np.all(np.isfinite(X)):
+    # whenever an entry is (or on overflow, which the exact check clears, so
+    # the overflow warning is no news).
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = X.sum()
+    if not np.isfinite(total) and not np.all(np.isfinite(X)):
         n_bad = int(np.size(X) - np.count_nonzero(np.isfinite(X)))
         raise ValueError(f"{name} contains NaN or infinity ({n_bad} entries)")
     return X

@@ -15,6 +15,11 @@ from scipy.special import log_softmax
 
 from simcalib._validation import check_scalar_in_range
 from simcalib.calibration._base import BaseCalibrator, nll_and_grad_logits
+from simcalib.calibration._fitting import (
+    check_logit_magnitude,
+    fit_then_commit,
+    report_convergence,
+)
 from simcalib.calibration._temperature import _fit_log_beta
 
 __all__ = ["VectorScaling", "MatrixScaling"]
@@ -22,14 +27,26 @@ __all__ = ["VectorScaling", "MatrixScaling"]
 _REGS = ("odir", "l2", "none")
 
 
-def _check_reg_params(est):
-    if est.reg not in _REGS:
-        raise ValueError(f"reg must be one of {_REGS}; got {est.reg!r}")
-    check_scalar_in_range(est.reg_lambda, "reg_lambda", lo=0)
-    if est.reg_mu is not None:
-        check_scalar_in_range(est.reg_mu, "reg_mu", lo=0)
+#: Largest accepted penalty weight: beyond it the penalty (~1e12 times the
+#: NLL) leaves the off-diagonal entries at 0 anyway, and much larger values
+#: overflow the L-BFGS updates.
+MAX_REG = 1e12
+
+
+def _check_optimiser_params(est):
     check_scalar_in_range(est.max_iter, "max_iter", lo=1, integer=True)
-    check_scalar_in_range(est.tol, "tol", lo=0, lo_open=True)
+    # tol is L-BFGS-B's relative decrease of the loss, which is below 1: a
+    # tol of 1 or more would stop after the first iteration
+    check_scalar_in_range(est.tol, "tol", lo=0, lo_open=True, hi=1, hi_open=True)
+
+
+def _check_reg_params(est):
+    if not isinstance(est.reg, str) or est.reg not in _REGS:
+        raise ValueError(f"reg must be one of {_REGS}; got {est.reg!r}")
+    check_scalar_in_range(est.reg_lambda, "reg_lambda", lo=0, hi=MAX_REG)
+    if est.reg_mu is not None:
+        check_scalar_in_range(est.reg_mu, "reg_mu", lo=0, hi=MAX_REG)
+    _check_optimiser_params(est)
 
 
 def _penalty_weights(reg, reg_lambda, reg_mu, k):
@@ -146,9 +163,12 @@ class VectorScaling(BaseCalibrator):
     classes : array-like of shape (n_classes,), default=None
         Label of each column of ``X``; by default the sorted labels of ``y``.
     max_iter : int, default=1000
-        Maximum number of L-BFGS-B iterations.
+        Maximum number of L-BFGS-B iterations (>= 1); stopping there, or in a
+        failed line search, warns with a
+        :class:`~sklearn.exceptions.ConvergenceWarning`.
     tol : float, default=1e-7
-        Relative loss decrease at which L-BFGS-B stops (its ``ftol``).
+        Relative loss decrease at which L-BFGS-B stops (its ``ftol``), in
+        (0, 1).
 
     Attributes
     ----------
@@ -195,15 +215,18 @@ class VectorScaling(BaseCalibrator):
         -------
         self : VectorScaling
         """
-        check_scalar_in_range(self.max_iter, "max_iter", lo=1, integer=True)
-        check_scalar_in_range(self.tol, "tol", lo=0, lo_open=True)
+        _check_optimiser_params(self)
+        return fit_then_commit(self, X, y)
+
+    def _fit_validated(self, X, y):
         Z, y = self._validate_fit_data(X, y)
+        check_logit_magnitude(Z)
         beta = np.exp(_fit_log_beta(Z, y))
         self.coef_, self.intercept_, res = fit_vector(
             Z, y, max_iter=self.max_iter, tol=self.tol, init_scale=beta
         )
+        report_convergence(res, f"{type(self).__name__} (L-BFGS-B)", self.max_iter)
         self.n_iter_ = int(res.nit)
-        return self
 
     def _predict_log_proba(self, Z):
         return log_softmax(Z * self.coef_ + self.intercept_, axis=1)
@@ -230,7 +253,11 @@ class _FullLinearCalibrator(BaseCalibrator):
         self : estimator
         """
         _check_reg_params(self)
+        return fit_then_commit(self, X, y)
+
+    def _fit_validated(self, X, y):
         Z, y = self._validate_fit_data(X, y)
+        check_logit_magnitude(Z)
         F = self._features(Z)
         # start from temperature scaling: W = I / T reproduces softmax(z / T)
         beta = np.exp(_fit_log_beta(F, y))
@@ -244,8 +271,8 @@ class _FullLinearCalibrator(BaseCalibrator):
             tol=self.tol,
             init_scale=beta,
         )
+        report_convergence(res, f"{type(self).__name__} (L-BFGS-B)", self.max_iter)
         self.n_iter_ = int(res.nit)
-        return self
 
     def _predict_log_proba(self, Z):
         return log_softmax(self._features(Z) @ self.coef_.T + self.intercept_, axis=1)
@@ -266,18 +293,21 @@ class MatrixScaling(_FullLinearCalibrator):
         ``lambda / (K (K-1)) * sum_{i != j} W_ij^2 + mu / K * sum_j b_j^2``;
         ``"l2"`` is ``lambda / (K (K+1)) * (sum W_ij^2 + sum b_j^2)``.
     reg_lambda : float, default=1.0
-        ``lambda`` above.
+        ``lambda`` above, in [0, 1e12].
     reg_mu : float or None, default=None
-        ``mu`` above (ODIR only); ``None`` uses ``reg_lambda``.
+        ``mu`` above (ODIR only), in [0, 1e12]; ``None`` uses ``reg_lambda``.
     input_type : {"logits", "probabilities"}, default="logits"
         What the columns of ``X`` hold; probabilities are mapped to
         ``log(clip(p, 1e-12, 1))``.
     classes : array-like of shape (n_classes,), default=None
         Label of each column of ``X``; by default the sorted labels of ``y``.
     max_iter : int, default=1000
-        Maximum number of L-BFGS-B iterations.
+        Maximum number of L-BFGS-B iterations (>= 1); stopping there, or in a
+        failed line search, warns with a
+        :class:`~sklearn.exceptions.ConvergenceWarning`.
     tol : float, default=1e-6
-        Relative loss decrease at which L-BFGS-B stops (its ``ftol``).
+        Relative loss decrease at which L-BFGS-B stops (its ``ftol``), in
+        (0, 1).
 
     Attributes
     ----------

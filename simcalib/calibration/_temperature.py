@@ -3,12 +3,20 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax, logsumexp
+from sklearn.exceptions import ConvergenceWarning
 
 from simcalib._validation import check_scalar_in_range
 from simcalib.calibration._base import BaseCalibrator
+from simcalib.calibration._fitting import (
+    check_logit_magnitude,
+    fit_then_commit,
+    report_convergence,
+)
 
 __all__ = ["TemperatureScaling", "EnsembleTemperatureScaling"]
 
@@ -53,50 +61,74 @@ def _nll_beta_derivatives(beta, Zs, Zs2, zs_y):
 
 def _newton_log_beta(Z, y, *, max_iter=100, rtol=1e-10):
     """Root of the increasing g'(beta) on exp(LOG_BETA_BOUNDS): Newton steps
-    safeguarded by bisection in log(beta), usually 5-8 passes over the data."""
+    safeguarded by bisection in log(beta), usually 5-8 passes over the data.
+
+    A Newton step is taken only when it stays inside the bracket and shrinks
+    the step at least by half (the safeguard of Numerical Recipes'
+    ``rtsafe``); otherwise the bracket is bisected. Without it, data the
+    logits separate perfectly (the loss keeps falling as T -> 0) made Newton
+    creep by ~0.01 per iteration and stop, unconverged, half-way to the
+    bound.
+
+    Returns ``(log_beta, converged)``.
+    """
     Zs, zs_y = _shift_rows(Z, y)
     Zs2 = Zs * Zs
     lo, hi = LOG_BETA_BOUNDS
     a = 0.0  # log(beta), start at T = 1
+    step_before = hi - lo
     for _ in range(max_iter):
         beta = np.exp(a)
         d1, d2 = _nll_beta_derivatives(beta, Zs, Zs2, zs_y)
+        if d1 == 0.0:
+            return float(a), True
         if d1 > 0:
             hi = a
         else:
             lo = a
-        if d1 == 0.0:
-            break
-        # Newton on a = log(beta): dg/da = beta g', d2g/da2 = beta^2 g'' + beta g';
-        # fall back to bisection when the step leaves the bracket
+        # Newton on a = log(beta): dg/da = beta g', d2g/da2 = beta^2 g'' + beta g'
         da1 = beta * d1
         da2 = beta * beta * d2 + da1
-        a_new = a - da1 / da2 if da2 > 0 else (lo + hi) / 2
-        if not lo < a_new < hi:
-            a_new = (lo + hi) / 2
-        if abs(a_new - a) < rtol or hi - lo < rtol:
-            a = a_new
-            break
+        newton = da2 > 0 and lo < a - da1 / da2 < hi and abs(2.0 * da1) <= abs(step_before * da2)
+        a_new = a - da1 / da2 if newton else (lo + hi) / 2
+        step_before = abs(a_new - a)
+        if step_before < rtol or hi - lo < rtol:
+            return float(np.clip(a_new, *LOG_BETA_BOUNDS)), True
         a = a_new
-    return float(np.clip(a, *LOG_BETA_BOUNDS))
+    return float(np.clip(a, *LOG_BETA_BOUNDS)), False
 
 
 def _fit_log_beta(Z, y, *, loss="nll", max_iter=100, tol=1e-10):
-    """Return log(1 / T) minimising ``loss`` over the bounded interval."""
+    """Return log(1 / T) minimising ``loss`` over the bounded interval.
+
+    The squared-error fit starts from the NLL solution, not from T = 1 as
+    the reference code does: with saturated logits the squared error is flat
+    around T = 1 (every softmax is one-hot), and a search started there
+    stops after 0 iterations at its starting point.
+    """
+    log_beta, converged = _newton_log_beta(Z, y, max_iter=max_iter)
+    if not converged:
+        warnings.warn(
+            f"temperature scaling did not converge in max_iter={max_iter} Newton "
+            "iterations; increase max_iter",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
     if loss == "nll":
-        return _newton_log_beta(Z, y, max_iter=max_iter)
+        return log_beta
     Zs, _ = _shift_rows(Z, y)
     Y = np.zeros_like(Zs)
     Y[np.arange(Z.shape[0]), y] = 1.0
     res = minimize(
         _mse_log_beta,
-        np.zeros(1),
+        np.array([log_beta]),
         args=(Zs, Y),
         jac=True,
         method="L-BFGS-B",
         bounds=[LOG_BETA_BOUNDS],
         options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-8},
     )
+    report_convergence(res, "the squared-error temperature fit (L-BFGS-B)", max_iter)
     return float(res.x[0])
 
 
@@ -119,7 +151,8 @@ class TemperatureScaling(BaseCalibrator):
         Label of each column of ``X``. By default the sorted unique labels of
         ``y``, which must then contain every class.
     max_iter : int, default=100
-        Maximum number of Newton iterations.
+        Maximum number of Newton iterations (>= 1); reaching it warns with a
+        :class:`~sklearn.exceptions.ConvergenceWarning`.
 
     Attributes
     ----------
@@ -170,10 +203,13 @@ class TemperatureScaling(BaseCalibrator):
         self : TemperatureScaling
         """
         check_scalar_in_range(self.max_iter, "max_iter", lo=1, integer=True)
+        return fit_then_commit(self, X, y)
+
+    def _fit_validated(self, X, y):
         Z, y = self._validate_fit_data(X, y)
+        check_logit_magnitude(Z)
         log_beta = _fit_log_beta(Z, y, loss="nll", max_iter=self.max_iter)
         self.temperature_ = float(np.exp(-log_beta))
-        return self
 
     def _predict_log_proba(self, Z):
         return log_softmax(Z / self.temperature_, axis=1)
@@ -184,7 +220,11 @@ class EnsembleTemperatureScaling(BaseCalibrator):
 
     ``p = w1 softmax(z / T) + w2 softmax(z) + w3 / K`` with ``w >= 0`` and
     ``w1 + w2 + w3 = 1``. ``T`` is fitted first, then ``w`` with SLSQP
-    started at (1, 0, 0), as in the reference code (Mix-n-Match).
+    started at (1, 0, 0), as in the reference code (Mix-n-Match). The
+    squared-error search for ``T`` starts at the NLL temperature, where the
+    reference code starts at ``T = 1``: with saturated logits (every softmax
+    one-hot) the squared error is flat around ``T = 1`` and a search started
+    there stops after 0 iterations.
 
     Parameters
     ----------
@@ -198,7 +238,8 @@ class EnsembleTemperatureScaling(BaseCalibrator):
     classes : array-like of shape (n_classes,), default=None
         Label of each column of ``X``; by default the sorted labels of ``y``.
     max_iter : int, default=100
-        Maximum number of iterations of each optimiser.
+        Maximum number of iterations of each optimiser (>= 1); reaching it
+        warns with a :class:`~sklearn.exceptions.ConvergenceWarning`.
 
     Attributes
     ----------
@@ -249,16 +290,19 @@ class EnsembleTemperatureScaling(BaseCalibrator):
         -------
         self : EnsembleTemperatureScaling
         """
-        if self.loss not in ("mse", "nll"):
+        if not isinstance(self.loss, str) or self.loss not in ("mse", "nll"):
             raise ValueError(f"loss must be 'mse' or 'nll'; got {self.loss!r}")
         check_scalar_in_range(self.max_iter, "max_iter", lo=1, integer=True)
+        return fit_then_commit(self, X, y)
+
+    def _fit_validated(self, X, y):
         Z, y = self._validate_fit_data(X, y)
+        check_logit_magnitude(Z)
         log_beta = _fit_log_beta(Z, y, loss=self.loss, max_iter=self.max_iter)
         self.temperature_ = float(np.exp(-log_beta))
         self.weights_ = _fit_ets_weights(
             Z, y, self.temperature_, loss=self.loss, max_iter=self.max_iter
         )
-        return self
 
     def _predict_log_proba(self, Z):
         return _ets_log_proba(Z, self.temperature_, self.weights_)
@@ -323,5 +367,6 @@ def _fit_ets_weights(Z, y, temperature, *, loss="mse", max_iter=100):
         },
         options={"maxiter": max_iter, "ftol": 1e-12},
     )
+    report_convergence(res, "the ensemble weights (SLSQP)", max_iter)
     w = np.clip(res.x, 0.0, None)
     return w / w.sum()

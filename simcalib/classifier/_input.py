@@ -14,6 +14,10 @@ the training images only:
 - **standardisation** (``standardize=True``): after the dtype rule, each
   channel is centred and scaled by the training mean and standard deviation
   (a channel with zero spread is only centred).
+
+Per-sample soft targets (``fit(X, y, soft_targets=S)``) are checked by
+:func:`check_soft_targets` and combined with the class-level soft-label
+matrix by :func:`combine_soft_targets`.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from simcalib._validation import check_images
+from simcalib._validation import ROW_SUM_ATOL, _first_values, check_images
 
 __all__ = [
+    "check_soft_targets",
+    "combine_soft_targets",
     "check_training_images",
     "check_images_like_training",
     "dtype_name",
@@ -230,3 +236,133 @@ def input_affine(mean, std, dtype):
         torch.as_tensor(unit / std, dtype=torch.float32).view(1, c, 1, 1),
         torch.as_tensor(-mean / std, dtype=torch.float32).view(1, c, 1, 1),
     )
+
+
+def check_soft_targets(soft_targets, n_samples, classes, *, name="soft_targets",
+                       atol=ROW_SUM_ATOL):
+    """Validate per-sample soft targets; return them as a float32 tensor.
+
+    Parameters
+    ----------
+    soft_targets : array-like or torch.Tensor of shape (n_samples, n_classes)
+        One probability row per training sample, columns following
+        ``classes``. Integer and boolean one-hot rows are accepted.
+    n_samples : int
+        Number of training samples (rows expected).
+    classes : ndarray of shape (n_classes,)
+        The classes in column order (for the error messages).
+    name : str, default="soft_targets"
+        Name used in error messages.
+    atol : float, default=1e-4
+        Largest accepted deviation of a row sum from 1.
+
+    Returns
+    -------
+    soft_targets : torch.Tensor of shape (n_samples, n_classes), float32
+        On the device of the input (a numpy array gives a CPU tensor); rows
+        are not renormalised.
+
+    Raises
+    ------
+    ValueError
+        If the input is not a real numeric 2-D array of ``n_samples`` rows
+        and ``len(classes)`` columns, or holds NaN, infinity, negative
+        entries or rows that do not sum to 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_soft_targets([[0.9, 0.1], [0, 1]], 2, np.array(["a", "b"])).dtype
+    torch.float32
+    """
+    if isinstance(soft_targets, torch.Tensor):
+        S = soft_targets.detach()
+        if S.is_complex():
+            raise ValueError(f"{name} must be real; got dtype {S.dtype}")
+    else:
+        try:
+            arr = np.asarray(soft_targets)
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"dtype {arr.dtype} is not a real number type")
+            S = torch.as_tensor(arr.astype(np.float32, copy=False))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{name} must be a numeric array of shape (n_samples, n_classes); got {exc}"
+            ) from None
+    S = S.float()
+    n_classes = len(classes)
+    if S.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_classes); got shape {tuple(S.shape)}"
+        )
+    if S.shape[0] != n_samples:
+        raise ValueError(f"{name} has {S.shape[0]} rows but X has {n_samples} samples")
+    if S.shape[1] != n_classes:
+        raise ValueError(
+            f"{name} has {S.shape[1]} columns but there are {n_classes} classes "
+            f"{_first_values(classes)}: its columns follow classes_ (the sorted labels "
+            "of y, or classes= as given; pass classes= when a split may miss a class)"
+        )
+    finite = torch.isfinite(S)
+    if not bool(finite.all()):
+        n_bad = int((~finite).sum())
+        raise ValueError(f"{name} contains NaN or infinity ({n_bad} entries)")
+    lowest = float(S.min())
+    if lowest < 0:
+        row = int(torch.nonzero(S < 0)[0, 0])
+        raise ValueError(
+            f"{name} must be non-negative; got {lowest:.6g} (e.g. in row {row})"
+        )
+    sums = S.double().sum(dim=1)
+    bad = torch.nonzero((sums - 1.0).abs() > atol).ravel()
+    if bad.numel():
+        i = int(bad[0])
+        raise ValueError(
+            f"rows of {name} must sum to 1 (within {atol:g}); {bad.numel()} rows do not, "
+            f"e.g. row {i} sums to {float(sums[i]):.6g}"
+        )
+    return S
+
+
+def combine_soft_targets(soft_targets, soft_labels):
+    """Training targets ``soft_targets @ soft_labels`` of per-sample soft targets.
+
+    Row ``i`` is the mixture of the class-level targets ``soft_labels[k]``
+    weighted by ``soft_targets[i, k]``: a one-hot row ``e_k`` gives exactly
+    ``soft_labels[k]`` (today's target of class ``k``), and with an identity
+    ``soft_labels`` (one-hot training) the targets are ``soft_targets``
+    themselves. The product is taken in float64 (never TF32) and rounded
+    once to float32, so one-hot rows reproduce the class rows bit for bit.
+
+    Parameters
+    ----------
+    soft_targets : torch.Tensor of shape (n_samples, n_classes), float32
+        Checked per-sample targets (:func:`check_soft_targets`).
+    soft_labels : ndarray of shape (n_classes, n_classes)
+        The class-level soft-label matrix ``Q``.
+
+    Returns
+    -------
+    targets : torch.Tensor of shape (n_samples, n_classes), float32
+        On the device of ``soft_targets``.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> Q = np.array([[0.9, 0.1], [0.2, 0.8]], dtype=np.float32)
+    >>> T = combine_soft_targets(torch.tensor([[0.0, 1.0], [0.5, 0.5]]), Q)
+    >>> torch.equal(T[0], torch.from_numpy(Q[1]))  # a one-hot row picks a row of Q
+    True
+    >>> T[1].round(decimals=2).tolist()
+    [0.550000011920929, 0.44999998807907104]
+    """
+    Q = np.asarray(soft_labels)
+    if np.array_equal(Q, np.eye(len(Q), dtype=Q.dtype)):
+        return soft_targets
+    Q_t = torch.as_tensor(Q, dtype=torch.float64, device=soft_targets.device)
+    # chunks bound the float64 temporaries
+    rows = [
+        (soft_targets[start:start + _CHUNK].double() @ Q_t).float()
+        for start in range(0, len(soft_targets), _CHUNK)
+    ]
+    return torch.cat(rows) if rows else soft_targets

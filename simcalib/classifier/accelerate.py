@@ -68,3 +68,4 @@ class AccelerateSimilarityLSClassifier(AccelerateMixin, SimilarityLSClassifier):
     train_step_single = SimilarityLSClassifier.train_step_single
     get_iterator = SimilarityLSClassifier.get_iterator
     evaluation_step = SimilarityLSClassifier.evaluation_step
+    validation_step = SimilarityLSClassifier.validation_step

@@ -22,6 +22,7 @@ from simcalib.nn._device import resolve_device, uses_cuda
 
 __all__ = [
     "ImageTensorDataset",
+    "batch_images",
     "DeviceBatchIterator",
     "SeededGenerator",
     "loadable_device",
@@ -90,8 +91,44 @@ def place_images(X, device):
     return X.cpu().pin_memory()
 
 
+#: Keys of the input of a batch that carries per-sample soft targets: such a
+#: batch is ``({"X": images, "soft_targets": targets}, labels)``. The targets
+#: ride on the input side so that the label side stays the 1-D encoded
+#: labels that skorch's scoring callbacks and stratified splits read.
+IMAGES_KEY = "X"
+SOFT_TARGETS_KEY = "soft_targets"
+
+
+def batch_images(Xi):
+    """Split the input of a batch into ``(images, soft_targets or None)``.
+
+    Parameters
+    ----------
+    Xi : torch.Tensor or dict
+        Images, or ``{"X": images, "soft_targets": targets}`` as yielded for
+        an :class:`ImageTensorDataset` that holds per-sample soft targets.
+
+    Returns
+    -------
+    images : torch.Tensor of shape (batch, C, H, W)
+    soft_targets : torch.Tensor of shape (batch, n_classes) or None
+
+    Examples
+    --------
+    >>> import torch
+    >>> x, t = batch_images({"X": torch.zeros(2, 1, 2, 2), "soft_targets": torch.ones(2, 3)})
+    >>> tuple(x.shape), tuple(t.shape)
+    ((2, 1, 2, 2), (2, 3))
+    >>> batch_images(torch.zeros(2, 1, 2, 2))[1] is None
+    True
+    """
+    if isinstance(Xi, dict):
+        return Xi[IMAGES_KEY], Xi.get(SOFT_TARGETS_KEY)
+    return Xi, None
+
+
 class ImageTensorDataset(torch.utils.data.Dataset):
-    """Images and integer labels held as two tensors.
+    """Images, integer labels and optional per-sample soft targets held as tensors.
 
     Indexing one sample (``dataset[i]``) works, so a plain ``DataLoader``
     can read it, but :class:`DeviceBatchIterator` reads whole batches.
@@ -102,6 +139,12 @@ class ImageTensorDataset(torch.utils.data.Dataset):
         uint8 or float32 images.
     y : torch.Tensor of shape (n_samples,) or None
         int64 labels in ``0 .. n_classes - 1``.
+    soft_targets : torch.Tensor of shape (n_samples, n_classes) or None
+        float32 training targets, one row per sample. When given, a sample
+        (and a batch) is ``({"X": image, "soft_targets": target}, label)``
+        (see :func:`batch_images`), so the targets follow the images
+        through shuffling, skorch's ``train_split`` (which indexes the
+        dataset) and onto the device.
 
     Examples
     --------
@@ -109,19 +152,33 @@ class ImageTensorDataset(torch.utils.data.Dataset):
     >>> ds = ImageTensorDataset(torch.zeros(3, 1, 2, 2), torch.tensor([0, 1, 0]))
     >>> len(ds), ds[1][1].item()
     (3, 1)
+    >>> ds = ImageTensorDataset(torch.zeros(3, 1, 2, 2), torch.tensor([0, 1, 0]),
+    ...                         soft_targets=torch.eye(2)[[0, 1, 0]])
+    >>> ds[1][0]["soft_targets"].tolist()
+    [0.0, 1.0]
     """
 
-    def __init__(self, X, y=None):
+    def __init__(self, X, y=None, soft_targets=None):
         if y is not None and len(y) != len(X):
             raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+        if soft_targets is not None:
+            if soft_targets.ndim != 2 or len(soft_targets) != len(X):
+                raise ValueError(
+                    f"soft_targets must have shape ({len(X)}, n_classes); "
+                    f"got {tuple(soft_targets.shape)}"
+                )
         self.X = X
         self.y = y
+        self.soft_targets = soft_targets
 
     def __len__(self):
         return len(self.X)
 
     def __getitem__(self, i):
-        return self.X[i], (self.y[i] if self.y is not None else 0)
+        x = self.X[i]
+        if self.soft_targets is not None:
+            x = {IMAGES_KEY: x, SOFT_TARGETS_KEY: self.soft_targets[i]}
+        return x, (self.y[i] if self.y is not None else 0)
 
 
 def _resolve(dataset):
@@ -144,7 +201,11 @@ class DeviceBatchIterator:
 
     Each pass (one epoch) draws a fresh permutation from ``generator`` when
     ``shuffle`` is true, so re-iterating the same object gives a new order
-    and the order depends only on the generator's state.
+    and the order depends only on the generator's state. A batch is
+    ``(images, labels)``, or ``({"X": images, "soft_targets": targets},
+    labels)`` when the dataset holds per-sample soft targets (gathered with
+    the same indices, on the same device; augmentation touches the images
+    only).
 
     Parameters
     ----------
@@ -202,6 +263,7 @@ class DeviceBatchIterator:
         if not 0 <= rank < num_replicas:
             raise ValueError(f"rank must be in [0, num_replicas={num_replicas}); got {rank!r}")
         self.X, self.y = base.X, base.y
+        self.soft_targets = base.soft_targets
         self.indices = indices
         self.n_total = len(base) if indices is None else len(indices)
         self.n = self.n_total // num_replicas
@@ -246,9 +308,10 @@ class DeviceBatchIterator:
             yb = None if self.y is None else self.y[sel].to(self.device, non_blocking=True)
             if self.augment is not None:
                 xb = self.augment(xb, self.generator)
+            if self.soft_targets is not None:
+                tb = self.soft_targets[sel].to(self.device, non_blocking=True)
+                xb = {IMAGES_KEY: xb, SOFT_TARGETS_KEY: tb}
             yield xb, yb
-
-
 
 
 def loadable_device(device):

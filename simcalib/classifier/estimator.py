@@ -33,7 +33,9 @@ from simcalib._validation import (
 )
 from simcalib.classifier._input import (
     check_images_like_training,
+    check_soft_targets,
     check_training_images,
+    combine_soft_targets,
     dtype_name,
     input_affine,
     input_statistics,
@@ -43,6 +45,7 @@ from simcalib.classifier.engine import (
     DeviceBatchIterator,
     ImageTensorDataset,
     SeededGenerator,
+    batch_images,
     is_image_dataset,
     loadable_device,
     place_images,
@@ -94,6 +97,21 @@ class SimilarityLSClassifier(NeuralNetClassifier):
     cross-entropy ``-(Q[y] * log_softmax(z)).sum(1).mean()``. ``y`` stays a
     1-D label vector throughout (stratified CV and scorers work); targets are
     built inside :meth:`get_loss`.
+
+    **Per-sample soft targets.** ``fit(X, y, soft_targets=S)`` takes an
+    ``(n_samples, n_classes)`` matrix ``S`` beside ``y`` (e.g. noisy labels
+    curated into class distributions); its columns follow ``classes_``. Sample ``i`` is then trained towards ``S[i] @ Q``,
+    the mixture of the class-level targets weighted by ``S[i]``: a one-hot
+    row ``e_{y_i}`` gives exactly today's ``Q[y_i]``, and with one-hot
+    training (``similarity="onehot"`` or ``alpha=0``, ``Q = I``) the target
+    is ``S[i]`` itself. Mixup mixes these targets like any others. ``y``
+    still drives stratified splits, scorers and ``valid_acc``. With
+    scikit-learn's metadata routing enabled, ``set_fit_request(soft_targets=True)``
+    routes ``S`` through a :class:`~sklearn.pipeline.Pipeline` or
+    :class:`~sklearn.model_selection.GridSearchCV` (which index it per CV
+    split); without routing, ``GridSearchCV.fit(X, y, soft_targets=S)``
+    and ``Pipeline.fit(X, y, clf__soft_targets=S)`` pass it on as a fit
+    parameter.
 
     The baselines of the paper run through the same engine: one-hot
     (``alpha=0`` or ``similarity="onehot"``), uniform label smoothing
@@ -161,7 +179,9 @@ class SimilarityLSClassifier(NeuralNetClassifier):
     mixup_alpha : float >= 0, default=0.0
         Mixup (Zhang et al. 2018): when positive, each training batch is
         replaced by ``lam x + (1 - lam) x[perm]`` with targets
-        ``lam Q[y] + (1 - lam) Q[y[perm]]``, ``lam ~ Beta(mixup_alpha, mixup_alpha)``.
+        ``lam Q[y] + (1 - lam) Q[y[perm]]``, ``lam ~ Beta(mixup_alpha, mixup_alpha)``
+        (with per-sample soft targets, ``lam T + (1 - lam) T[perm]`` where
+        ``T = soft_targets @ Q`` are the batch's targets).
     augment : {"crop_flip", "crop", "flip"} or None, default=None
         On-device training augmentation (:func:`simcalib.nn.random_crop_flip`).
         CIFAR-style training uses ``"crop_flip"``.
@@ -438,7 +458,7 @@ class SimilarityLSClassifier(NeuralNetClassifier):
                 f"shape {shape}. Set warm_start=False to train a new network."
             )
 
-    def _validate_fit(self, X, y):
+    def _validate_fit(self, X, y, soft_targets=None):
         """Check everything and build the soft labels; change nothing on ``self``.
 
         Returns
@@ -447,6 +467,8 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         codes : ndarray of shape (n,), int64
         fitted : dict
             The fitted attributes :meth:`fit` sets before training.
+        targets : torch.Tensor of shape (n, K), float32, or None
+            The per-sample training targets ``soft_targets @ soft_labels_``.
         """
         self._check_params()
         device = self._compute_device()
@@ -454,6 +476,8 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         classes, codes = encode_labels(y, self.classes, name="y", min_classes=2)
         if len(codes) != len(X):
             raise ValueError(f"X has {len(X)} samples but y has {len(codes)}")
+        if soft_targets is not None:
+            soft_targets = check_soft_targets(soft_targets, len(X), classes)
         shape = tuple(int(s) for s in X.shape[1:])
         self._check_warm_start(classes, shape)
         dtype = dtype_name(X)
@@ -475,7 +499,10 @@ class SimilarityLSClassifier(NeuralNetClassifier):
             "device_": device,
             "resumed_epoch_": 0,
         }
-        return X, codes, fitted
+        targets = None
+        if soft_targets is not None:
+            targets = combine_soft_targets(soft_targets, fitted["soft_labels_"])
+        return X, codes, fitted, targets
 
     def _check_X_like_training(self, X):
         return check_images_like_training(
@@ -494,7 +521,7 @@ class SimilarityLSClassifier(NeuralNetClassifier):
             ) from None
 
     # --------------------------------------------------------------- fit
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y, soft_targets=None, **fit_params):
         """Fit the soft labels and train the network.
 
         Everything is checked, and the soft labels built, before any fitted
@@ -507,6 +534,13 @@ class SimilarityLSClassifier(NeuralNetClassifier):
             Training images (see the class docstring for dtypes and scaling).
         y : array-like of shape (n_samples,)
             Class labels (any sortable type, e.g. strings).
+        soft_targets : array-like or torch.Tensor of shape (n_samples, n_classes), default=None
+            Per-sample soft targets: non-negative rows summing to 1, columns
+            following ``classes_`` (the sorted labels of ``y``, or
+            ``classes`` as given). Sample ``i`` is trained towards
+            ``soft_targets[i] @ soft_labels_`` (see the class docstring);
+            None trains towards ``soft_labels_[y_i]``. A tensor stays on
+            its device when that is where the images are trained.
         **fit_params : dict
             Passed to skorch (``forward`` of the module, ``train_split``).
 
@@ -519,12 +553,19 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         TrainingInterruptedWarning
             When Ctrl-C stopped the training (see ``interrupted_``).
         """
-        X, codes, fitted = self._validate_fit(X, y)
+        X, codes, fitted, targets = self._validate_fit(X, y, soft_targets)
         with self._fit_context(fitted["device_"]):
             self._commit(fitted)
-            super().partial_fit(X, codes, **fit_params)
+            super().partial_fit(*self._training_data(X, codes, targets), **fit_params)
         self._warn_if_interrupted("fit")
         return self
+
+    def _training_data(self, X, codes, targets):
+        """``(X, y)`` for skorch: with per-sample targets, a dataset that carries them."""
+        if targets is None:
+            return X, codes
+        # skorch uses a dataset as it is; train_split indexes it per sample
+        return self.get_dataset(X, codes, soft_targets=targets), codes
 
     def _commit(self, fitted):
         """Set the fitted attributes and build module, optimizer and callbacks.
@@ -543,7 +584,7 @@ class SimilarityLSClassifier(NeuralNetClassifier):
             self.__dict__.update(saved)
             raise
 
-    def partial_fit(self, X, y, classes=None, **fit_params):
+    def partial_fit(self, X, y, classes=None, soft_targets=None, **fit_params):
         """Train for ``max_epochs`` more epochs, keeping the soft labels of :meth:`fit`.
 
         Parameters
@@ -554,6 +595,9 @@ class SimilarityLSClassifier(NeuralNetClassifier):
             Labels among ``classes_``.
         classes : ignored
             For scikit-learn compatibility.
+        soft_targets : array-like or torch.Tensor of shape (n_samples, n_classes), default=None
+            Per-sample soft targets, columns following ``classes_``,
+            combined with the ``soft_labels_`` of :meth:`fit` as there.
         **fit_params : dict
             Passed to skorch.
 
@@ -567,15 +611,20 @@ class SimilarityLSClassifier(NeuralNetClassifier):
             When Ctrl-C stopped the training (see ``interrupted_``).
         """
         if not getattr(self, "initialized_", False) or not hasattr(self, "soft_labels_"):
-            return self.fit(X, y, **fit_params)
+            return self.fit(X, y, soft_targets=soft_targets, **fit_params)
         self._check_params()
         X = self._check_X_like_training(X)
         _, codes = encode_labels(y, self.classes_, name="y", classes_name="classes_")
         if len(codes) != len(X):
             raise ValueError(f"X has {len(X)} samples but y has {len(codes)}")
+        targets = None
+        if soft_targets is not None:
+            targets = combine_soft_targets(
+                check_soft_targets(soft_targets, len(X), self.classes_), self.soft_labels_
+            )
         self.resumed_epoch_ = 0
         with self._fit_context(self.device_, seed=False):
-            super().partial_fit(X, codes, **fit_params)
+            super().partial_fit(*self._training_data(X, codes, targets), **fit_params)
         self._warn_if_interrupted("partial_fit")
         return self
 
@@ -700,19 +749,28 @@ class SimilarityLSClassifier(NeuralNetClassifier):
             yield
 
     # ------------------------------------------------------- data hooks
-    def get_dataset(self, X, y=None):
-        """Wrap images (and encoded labels) as an :class:`ImageTensorDataset` on the device."""
+    def get_dataset(self, X, y=None, soft_targets=None):
+        """Wrap images (and encoded labels) as an :class:`ImageTensorDataset` on the device.
+
+        ``soft_targets`` (a float32 tensor of shape (n, K), the combined
+        training targets) travel with the images: onto their device, and
+        into every batch as ``({"X": images, "soft_targets": targets}, y)``.
+        """
         if is_dataset(X):
             return X
         if not _is_device_iterator(self.iterator_train) and y is not None:
             # a custom iterator gets skorch's standard dataset of float arrays
-            X_np = to_numpy(X) if isinstance(X, torch.Tensor) else X
-            return super().get_dataset(np.asarray(X_np), y)
+            X_np = np.asarray(to_numpy(X) if isinstance(X, torch.Tensor) else X)
+            if soft_targets is not None:
+                X_np = {"X": X_np, "soft_targets": to_numpy(soft_targets)}
+            return super().get_dataset(X_np, y)
         y_t = None if y is None else torch.as_tensor(np.asarray(y), dtype=torch.long)
         X_t = place_images(X, self.device_)
         if y_t is not None:
             y_t = y_t.to(X_t.device)
-        return ImageTensorDataset(X_t, y_t)
+        if soft_targets is not None:
+            soft_targets = soft_targets.to(X_t.device)
+        return ImageTensorDataset(X_t, y_t, soft_targets=soft_targets)
 
     def get_iterator(self, dataset, training=False):
         """Return a :class:`DeviceBatchIterator` (skorch's iterator for other classes)."""
@@ -772,8 +830,9 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         return out.float()
 
     def infer(self, x, **fit_params):
-        """Logits (float32) of one raw batch."""
+        """Logits (float32) of one raw batch (images, or a dict holding them as ``"X"``)."""
         check_is_fitted(self, ["module_", "_input_affine_"])
+        x, _ = batch_images(x)
         return self._forward(self._model_input(x), **fit_params)
 
     def forward_iter(self, X, training=False, device="cpu"):
@@ -815,19 +874,34 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         perm = perm.to(x.device)
         return lam * x + (1.0 - lam) * x[perm], lam * targets + (1.0 - lam) * targets[perm]
 
+    @staticmethod
+    def _unpack_batch(batch):
+        """``(images, targets)`` of a batch: per-sample soft targets when it carries them, else the labels."""
+        Xi, yi = unpack_data(batch)
+        images, soft = batch_images(Xi)
+        return images, (yi if soft is None else soft)
+
     def train_step_single(self, batch, **fit_params):
         """One forward/backward pass; applies mixup when ``mixup_alpha > 0``."""
         self._set_training(True)
-        Xi, yi = unpack_data(batch)
+        Xi, targets = self._unpack_batch(batch)
         if self.mixup_alpha > 0:
             x = self._model_input(Xi)
-            x, targets = self._mixup(x, self._soft_targets(yi, x.device))
+            x, targets = self._mixup(x, self._soft_targets(targets, x.device))
             y_pred = self._forward(x, **fit_params)
         else:
-            targets = yi
             y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred, targets, X=Xi, training=True)
         self._backward(loss)
+        return {"loss": loss, "y_pred": y_pred}
+
+    def validation_step(self, batch, **fit_params):
+        """Loss of a validation batch (per-sample soft targets when it carries them)."""
+        self._set_training(False)
+        Xi, targets = self._unpack_batch(batch)
+        with torch.no_grad():
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, targets, X=Xi, training=False)
         return {"loss": loss, "y_pred": y_pred}
 
     def _backward(self, loss):
@@ -843,7 +917,7 @@ class SimilarityLSClassifier(NeuralNetClassifier):
             Logits.
         y_true : torch.Tensor of shape (batch,) or (batch, n_classes)
             Encoded labels, turned into targets ``soft_labels_[y_true]``, or
-            soft targets used as they are (mixup).
+            soft targets used as they are (per-sample targets, mixup).
         X, training : ignored
             skorch's signature.
 

@@ -5,7 +5,12 @@ Each subcommand lives in its own module ``simcalib.cli._<name>`` that defines
 with the parsed arguments and returning the exit code.
 
 User errors (a missing or malformed file, a bad option value) are reported
-on one line on stderr with exit code 2, never as a traceback.
+on one line on stderr with exit code 2, never as a traceback: the library
+raises :class:`ValueError` (bad values and file contents) or
+:class:`OSError` (files that cannot be read or written) naming the argument
+or file, and :func:`main` maps those, and :class:`CommandError`, to one line.
+Any other exception is a bug and keeps its traceback. Ctrl-C gives one line
+and exit code 130.
 """
 
 from __future__ import annotations
@@ -21,6 +26,15 @@ _SUBCOMMANDS = ("evaluate", "demo", "reproduce")
 
 class CommandError(Exception):
     """A user-facing error: printed on one line, exit code 2."""
+
+
+#: Exception types that mean "the user gave something wrong": one line, exit 2.
+_USER_ERRORS = (CommandError, ValueError, OSError)
+
+
+def _one_line(exc):
+    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    return text or type(exc).__name__
 
 
 def build_parser():
@@ -56,9 +70,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (CommandError, FileNotFoundError, IsADirectoryError, ValueError) as exc:
-        print(f"simcalib {args.command}: error: {exc}", file=sys.stderr)
+    except _USER_ERRORS as exc:
+        print(f"simcalib {args.command}: error: {_one_line(exc)}", file=sys.stderr, flush=True)
         return 2
-    except KeyboardInterrupt:
-        print(f"simcalib {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        detail = _one_line(exc) if str(exc) else ""
+        print(f"simcalib {args.command}: interrupted{'; ' + detail if detail else ''}",
+              file=sys.stderr, flush=True)
         return 130

@@ -20,8 +20,10 @@ from pathlib import Path
 from simcalib.cli import CommandError
 from simcalib.cli._reproduce import (
     add_training_arguments,
+    check_threads,
     command_line,
     limit_threads,
+    option_name,
     require_torch,
 )
 
@@ -47,20 +49,6 @@ def add_parser(subparsers):
     return parser
 
 
-def _unavailable(methods):
-    """Methods whose building blocks cannot be imported here."""
-    from importlib.util import find_spec
-
-    import simcalib.similarity as similarity
-
-    missing = []
-    if find_spec("simcalib.calibration") is None:
-        missing += [m for m in methods if m in ("ts", "dir-odir", "ets")]
-    if "ae" in methods and not hasattr(similarity, "AutoencoderSimilarity"):
-        missing.append("ae")
-    return missing
-
-
 def _log(line):
     if not line.startswith("wrote "):  # the scratch folder is of no interest
         print(line, file=sys.stderr, flush=True)
@@ -69,34 +57,37 @@ def _log(line):
 def run(args):
     """Run ``simcalib demo``; return the exit code."""
     from simcalib.experiments import ExperimentConfig, run_experiment
+    from simcalib.experiments._config import check_config
 
-    if args.epochs < 1:
-        raise CommandError(f"--epochs must be >= 1; got {args.epochs}")
-    if args.word_vectors and not Path(args.word_vectors).expanduser().exists():
-        raise CommandError(f"--word-vectors: {args.word_vectors} does not exist")
-    require_torch()
+    check_threads(args.threads)
     methods = DEMO_METHODS + (("we",) if args.word_vectors else ())
-    missing = _unavailable(methods)
-    if missing:
-        print(f"simcalib demo: skipping {', '.join(missing)} (not available in this "
-              "installation)", file=sys.stderr)
-        methods = tuple(m for m in methods if m not in missing)
     config = ExperimentConfig(
         dataset="digits", model="small_cnn", width=16, methods=methods, seeds=(args.seed,),
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         alpha=args.alpha, beta=args.beta, word_vectors=args.word_vectors, device=args.device,
         ae_epochs=None, ood=False, quiet=True,
     )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        check_config(config, name_of=lambda f: option_name(f, {"seeds": "--seed"}))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    out = Path(args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"--out {args.out} is an existing file, not a folder")
+    blocker = next((p for p in out.parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise CommandError(f"--out {args.out} cannot be created: {blocker} is a file")
+    require_torch()
     start = time.monotonic()
-    print(f"simcalib demo: digits, small CNN, {args.epochs} epochs, seed {args.seed}; "
-          f"{len(methods)} methods", file=sys.stderr, flush=True)
     # Networks and checkpoints go to a scratch folder: a demo always starts fresh.
     with tempfile.TemporaryDirectory(prefix="simcalib-demo-") as scratch, \
             limit_threads(args.threads):
+        scratch = Path(scratch) / "run"
+        print(f"simcalib demo: digits, small CNN, {args.epochs} epochs, seed {args.seed}; "
+              f"{len(methods)} methods", file=sys.stderr, flush=True)
         result = run_experiment(config, scratch, command=command_line(args, "demo"),
                                 log=_log)
+        out.mkdir(parents=True, exist_ok=True)
         for key, name in (("fig1", "fig1_reliability.png"), ("markdown", "results.md"),
                           ("csv", "results.csv")):
             if key in result.files:

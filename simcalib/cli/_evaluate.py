@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import json
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,19 @@ def add_parser(subparsers):
     return parser
 
 
+#: Upper bound of ``--n-bins``: the histogram metrics allocate per bin, and
+#: far fewer bins than this already leave most of them empty.
+MAX_BINS = 100_000
+
+
+def _numeric(values, name, path):
+    """``values`` as float64; refuse strings, objects and complex numbers."""
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "biuf":
+        raise CommandError(f"{path}: '{name}' must hold real numbers; got dtype {arr.dtype}")
+    return arr.astype(np.float64)
+
+
 def _softmax(logits, path):
     if logits.ndim != 2:
         raise CommandError(f"{path}: logits must be 2-D (n, K); got shape {logits.shape}")
@@ -101,10 +115,19 @@ def _softmax(logits, path):
 
 
 def _load_npz(path):
+    # np.load leaves its own file handle open when the zip is unreadable:
+    # open the file here so it is always closed.
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        with open(path, "rb") as fh:
+            data = np.load(fh, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise CommandError(
+                    f"{path}: holds a single .npy array, not an .npz archive of named "
+                    "arrays (save with np.savez(path, y_true=..., logits=...))"
+                )
+            with data:
+                arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise CommandError(f"{path}: not a readable .npz file ({exc})") from None
     if "y_true" not in arrays:
         raise CommandError(f"{path}: missing array 'y_true' (found {sorted(arrays)})")
@@ -114,13 +137,8 @@ def _load_npz(path):
             f"{path}: needs exactly one of the arrays 'probs' or 'logits' "
             f"(found {sorted(arrays)})"
         )
-    try:
-        if has[0] == "logits":
-            y_prob = _softmax(np.asarray(arrays["logits"], dtype=np.float64), path)
-        else:
-            y_prob = np.asarray(arrays["probs"], dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise CommandError(f"{path}: '{has[0]}' is not numeric ({exc})") from None
+    values = _numeric(arrays[has[0]], has[0], path)
+    y_prob = _softmax(values, path) if has[0] == "logits" else values
     labels = arrays.get("labels")
     return arrays["y_true"], y_prob, labels
 
@@ -135,7 +153,8 @@ def _as_int_labels(values):
 
 def _load_csv(path, logits):
     try:
-        with open(path, newline="") as handle:
+        # utf-8-sig: spreadsheet programs start UTF-8 CSV files with a BOM
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.reader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise CommandError(f"{path}: not a readable CSV file ({exc})") from None
@@ -143,8 +162,9 @@ def _load_csv(path, logits):
     if len(rows) < 2:
         raise CommandError(f"{path}: needs a header row and at least one data row")
     header = [name.strip() for name in rows[0]]
-    if "y_true" not in header:
-        raise CommandError(f"{path}: no 'y_true' column in the header {header}")
+    if header.count("y_true") != 1:
+        what = "no" if "y_true" not in header else "more than one"
+        raise CommandError(f"{path}: {what} 'y_true' column in the header {header}")
     if len(header) < 3:
         raise CommandError(f"{path}: needs 'y_true' and at least two class columns")
     for lineno, row in enumerate(rows[1:], start=2):
@@ -277,8 +297,13 @@ def run(args):
     from simcalib.metrics import calibration_report
 
     path = EXAMPLE_PREDICTIONS if args.predictions is None else Path(args.predictions)
-    if args.n_bins < 1:
-        raise CommandError(f"--n-bins must be >= 1; got {args.n_bins}")
+    if not 1 <= args.n_bins <= MAX_BINS:
+        raise CommandError(f"--n-bins must be between 1 and {MAX_BINS}; got {args.n_bins}")
+    if args.plot is not None and not args.plot.strip():
+        raise CommandError("--plot needs a file name such as reliability.png")
+    if args.logits and path.suffix.lower() != ".csv":
+        raise CommandError(f"--logits applies to CSV files only; {path} states its own "
+                           "'logits' or 'probs' array")
     y_true, y_prob, labels = load_predictions(path, logits=args.logits)
     if args.labels is not None:
         labels = np.array(args.labels)

@@ -10,12 +10,15 @@ runs are skipped and an unfinished one continues from its last epoch.
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
-import sys
 
 from simcalib.cli import CommandError
 
 __all__ = ["add_parser", "run", "MODEL_ALIASES"]
+
+DEFAULT_SWEEP_ALPHAS = "0.05,0.1,0.2,0.3"
+DEFAULT_SWEEP_BETAS = "0.5,1,2,4"
 
 #: Short model names of the paper -> :func:`simcalib.nn.build_network` names.
 MODEL_ALIASES = {
@@ -27,11 +30,16 @@ MODEL_ALIASES = {
 }
 
 
-def _floats(text):
-    try:
-        return tuple(float(t) for t in text.split(",") if t.strip())
-    except ValueError:
-        raise CommandError(f"expected comma-separated numbers; got {text!r}") from None
+def _floats(text, option):
+    values = []
+    for token in text.split(","):
+        if not token.strip():
+            continue
+        try:
+            values.append(float(token))
+        except ValueError:
+            raise CommandError(f"{option} must be comma-separated numbers; got {text!r}") from None
+    return tuple(values)
 
 
 def _ints(text):
@@ -41,9 +49,27 @@ def _ints(text):
         raise CommandError(f"--seeds must be comma-separated integers; got {text!r}") from None
     if not values:
         raise CommandError("--seeds is empty")
-    if len(set(values)) != len(values):
-        raise CommandError(f"--seeds lists a seed twice: {text!r}")
     return values
+
+
+def option_name(field, renamed=None):
+    """The command-line option of an :class:`ExperimentConfig` field (for messages)."""
+    renamed = {"ood": "--no-ood", "n_ood": "n_ood", **(renamed or {})}
+    return renamed.get(field, "--" + field.replace("_", "-"))
+
+
+def check_threads(threads):
+    """Refuse a ``--threads`` value below 1 or above the CPU count (before any work).
+
+    OpenMP aborts the whole process, without a Python exception, when it
+    cannot create the threads asked for.
+    """
+    if threads is None:
+        return
+    cpus = os.cpu_count() or 1
+    if not 1 <= threads <= cpus:
+        raise CommandError(f"--threads must be between 1 and the {cpus} CPUs of this "
+                           f"machine; got {threads}")
 
 
 def add_training_arguments(parser, *, epochs, batch_size, lr, threads=None):
@@ -98,9 +124,11 @@ def add_parser(subparsers):
                         help="images per class for the pixel distances (default: all, exact)")
     parser.add_argument("--ae-latent-dim", type=int, help="autoencoder latent size (default: by input size)")
     parser.add_argument("--ae-epochs", type=int, help="autoencoder training epochs")
-    parser.add_argument("--sweep-alphas", default="0.05,0.1,0.2,0.3",
-                        help="Fig. 2 alphas (uniform and the similarity method); '' for none")
-    parser.add_argument("--sweep-betas", default="0.5,1,2,4", help="Fig. 2 betas; '' for none")
+    parser.add_argument("--sweep-alphas", metavar="LIST",
+                        help="Fig. 2 alphas (uniform and the similarity method); '' for none "
+                             f"(default {DEFAULT_SWEEP_ALPHAS})")
+    parser.add_argument("--sweep-betas", metavar="LIST",
+                        help=f"Fig. 2 betas; '' for none (default {DEFAULT_SWEEP_BETAS})")
     parser.add_argument("--sweep-method", choices=["l1", "l2", "ae", "we"],
                         help="similarity method of the sweeps (default: we with --word-vectors, else l2)")
     parser.add_argument("--no-sweeps", action="store_true", help="skip Fig. 2")
@@ -130,13 +158,6 @@ def command_line(args, name):
     return " ".join(parts)
 
 
-def _check_positive(args, names):
-    for name in names:
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise CommandError(f"--{name.replace('_', '-')} must be >= 1; got {value}")
-
-
 @contextlib.contextmanager
 def limit_threads(threads):
     """Apply ``--threads`` to torch and to the BLAS / OpenMP pools, then restore.
@@ -147,8 +168,7 @@ def limit_threads(threads):
     if threads is None:
         yield
         return
-    if threads < 1:
-        raise CommandError(f"--threads must be >= 1; got {threads}")
+    check_threads(threads)
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -172,39 +192,42 @@ def require_torch():
 
 
 def build_config(args):
-    """Turn parsed ``reproduce`` arguments into an :class:`ExperimentConfig`."""
-    from simcalib.experiments import ExperimentConfig, get_methods
+    """Turn parsed ``reproduce`` arguments into a checked :class:`ExperimentConfig`.
 
-    _check_positive(args, ["epochs", "batch_size", "width", "max_classes", "max_train_per_class",
-                           "similarity_samples", "ae_latent_dim", "ae_epochs"])
-    try:
-        methods = tuple(m.key for m in get_methods(args.methods))
-    except ValueError as exc:
-        raise CommandError(f"--methods: {exc}") from None
+    Raises
+    ------
+    CommandError
+        For the first bad option, named as on the command line.
+    """
+    from simcalib.experiments import ExperimentConfig
+    from simcalib.experiments._config import check_config
+
+    check_threads(args.threads)
     if "tiny-imagenet" in (args.dataset, args.ood_dataset):
         try:
             import PIL  # noqa: F401
         except ImportError:
             raise CommandError("Tiny-ImageNet needs Pillow: pip install 'simcalib[images]'") from None
-    if args.dataset != "digits" and not args.data_dir:
-        raise CommandError(f"--data-dir is required for --dataset {args.dataset}")
-    if args.word_vectors is None and ("we" in methods or args.sweep_method == "we"):
-        raise CommandError("the WE method needs --word-vectors PATH (or leave 'we' out of --methods)")
-    if args.ood_dataset and not args.ood_data_dir and args.ood_dataset != "digits":
-        raise CommandError("--ood-dataset needs --ood-data-dir")
-    for flag in ("data_dir", "word_vectors", "ood_data_dir"):
-        from pathlib import Path
-
-        value = getattr(args, flag)
-        if value and not Path(value).expanduser().exists():
-            raise CommandError(f"--{flag.replace('_', '-')}: {value} does not exist")
-    sweeps = not args.no_sweeps
-    return ExperimentConfig(
+    if args.no_sweeps:
+        given = [f for f, v in (("--sweep-alphas", args.sweep_alphas),
+                                ("--sweep-betas", args.sweep_betas),
+                                ("--sweep-method", args.sweep_method)) if v is not None]
+        if given:
+            raise CommandError(f"--no-sweeps contradicts {', '.join(given)}")
+        alphas = betas = ()
+    else:
+        alphas = _floats(DEFAULT_SWEEP_ALPHAS if args.sweep_alphas is None else args.sweep_alphas,
+                         "--sweep-alphas")
+        betas = _floats(DEFAULT_SWEEP_BETAS if args.sweep_betas is None else args.sweep_betas,
+                        "--sweep-betas")
+    if args.no_ood and (args.ood_dataset or args.ood_data_dir):
+        raise CommandError("--no-ood contradicts --ood-dataset / --ood-data-dir")
+    config = ExperimentConfig(
         dataset=args.dataset,
         data_dir=args.data_dir,
         model=MODEL_ALIASES.get(args.model.lower(), args.model),
         width=args.width,
-        methods=methods,
+        methods=args.methods,
         seeds=_ints(args.seeds),
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -221,14 +244,22 @@ def build_config(args):
         ae_latent_dim=args.ae_latent_dim,
         ae_epochs=args.ae_epochs,
         device=args.device,
-        sweep_alphas=_floats(args.sweep_alphas) if sweeps else (),
-        sweep_betas=_floats(args.sweep_betas) if sweeps else (),
+        sweep_alphas=alphas,
+        sweep_betas=betas,
         sweep_method=args.sweep_method,
         ood=not args.no_ood,
         ood_dataset=args.ood_dataset,
         ood_data_dir=args.ood_data_dir,
         quiet=args.quiet,
     )
+    try:
+        check_config(config, name_of=option_name)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    from simcalib.experiments import get_methods
+
+    config.methods = tuple(m.key for m in get_methods(config.methods))
+    return config
 
 
 def run(args, *, callbacks=()):
@@ -241,10 +272,11 @@ def run(args, *, callbacks=()):
     try:
         with limit_threads(args.threads):
             result = run_experiment(config, args.out, callbacks=callbacks, command=command)
-    except KeyboardInterrupt:
-        print(f"simcalib reproduce: interrupted; run the same command again to resume "
-              f"from {args.out}", file=sys.stderr)
-        raise
+    except KeyboardInterrupt as exc:
+        detail = f"{exc}; " if str(exc) else ""
+        raise KeyboardInterrupt(
+            f"{detail}run the same command again to resume from {args.out}"
+        ) from None
     print(result.table)
     print(f"\n{result.n_trained} runs computed, {result.n_skipped} found finished; "
           f"results in {args.out}/results.md")

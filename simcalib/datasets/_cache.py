@@ -226,7 +226,10 @@ def load_array_cache(directory, *, mmap=True, verify="hash"):
     -------
     result : tuple of (dict of str -> ndarray, dict) or None
         The arrays and the stored metadata, or None when the entry is absent,
-        incomplete (interrupted while written) or does not match its manifest.
+        incomplete (interrupted while written), does not match its manifest,
+        or has a manifest of another structure (valid JSON missing keys
+        included). Which arrays and metadata keys must be there is for the
+        caller to check.
 
     Examples
     --------
@@ -243,6 +246,8 @@ def load_array_cache(directory, *, mmap=True, verify="hash"):
         return None
     if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
         return None
+    if not isinstance(manifest.get("arrays"), dict) or not isinstance(manifest.get("meta", {}), dict):
+        return None
     arrays = {}
     try:
         for name, info in manifest["arrays"].items():
@@ -252,6 +257,6 @@ def load_array_cache(directory, *, mmap=True, verify="hash"):
             if verify == "hash" and _sha256(path) != info["sha256"]:
                 return None
             arrays[name] = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return arrays, manifest.get("meta", {})

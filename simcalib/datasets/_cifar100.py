@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import shutil
 import sys
@@ -148,11 +149,18 @@ def _download_and_extract(root, url, md5):
     # so an interrupted extraction never looks like a complete dataset.
     tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=root))
     try:
-        with tarfile.open(archive, "r:*") as tar:
-            if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4
-                tar.extractall(tmp, filter="data")
-            else:  # pragma: no cover
-                tar.extractall(tmp)
+        try:
+            with tarfile.open(archive, "r:*") as tar:
+                if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4
+                    tar.extractall(tmp, filter="data")
+                else:  # pragma: no cover
+                    tar.extractall(tmp)
+        except (tarfile.TarError, EOFError) as exc:
+            reason = str(exc).splitlines()[0].rstrip(":") if str(exc) else type(exc).__name__
+            raise ValueError(
+                f"archive {archive} is not a readable tar archive ({reason}); delete it to "
+                "download it again"
+            ) from None
         found = _find_folder(tmp)
         if found is None:
             raise ValueError(f"archive {archive} does not contain a {_FOLDER} folder")
@@ -221,8 +229,15 @@ def load_cifar100(root, *, download=False, url=CIFAR100_URL, md5=CIFAR100_MD5):
     >>> data.X_train.shape, data.class_names[:2]  # doctest: +SKIP
     ((50000, 3, 32, 32), ['apple', 'aquarium_fish'])
     """
+    if not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"root must be a path (str or os.PathLike); got {root!r}")
     folder = _find_folder(root)
     if folder is None:
+        if Path(root).expanduser().exists() and not Path(root).expanduser().is_dir():
+            raise ValueError(
+                f"CIFAR-100 root {root} is a file; pass the cifar-100-python folder "
+                "or a folder that contains it"
+            )
         if not download:
             missing = Path(root).expanduser()
             raise FileNotFoundError(

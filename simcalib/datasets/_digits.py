@@ -66,6 +66,13 @@ def load_digits_images(*, dtype="float32", test_size=0.25, random_state=0):
     if not (isinstance(test_size, float) and 0.0 < test_size < 1.0):
         raise ValueError(f"test_size must be a float in (0, 1); got {test_size!r}")
     raw = load_digits()
+    n, k = len(raw.target), len(DIGIT_NAMES)
+    n_test = int(np.ceil(test_size * n))
+    if not k <= n_test <= n - k:
+        raise ValueError(
+            f"test_size={test_size!r} leaves {n - n_test} training and {n_test} test images "
+            f"of {n}; each split needs at least one image per class ({k})"
+        )
     pixels = raw.images[:, None, :, :]  # (n, 1, 8, 8), values 0..16
     if dtype == "float32":
         images = (pixels / 16.0).astype(np.float32)

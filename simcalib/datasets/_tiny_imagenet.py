@@ -150,9 +150,11 @@ def _open_source(root):
     try:
         tar = tarfile.open(path, "r:*")
     except (tarfile.TarError, OSError, EOFError) as exc:
+        # tarfile lists every compression it tried, one per line: keep the first
+        reason = str(exc).splitlines()[0].rstrip(":") if str(exc) else type(exc).__name__
         raise ValueError(
             f"{path} is neither a Tiny-ImageNet folder, a zip nor a readable tar "
-            f"archive: {exc}"
+            f"archive ({reason})"
         ) from None
     files = {}
     try:
@@ -472,11 +474,21 @@ def load_tiny_imagenet(
     >>> data.X_train.shape, data.class_names[0]  # doctest: +SKIP
     ((100000, 3, 32, 32), 'Egyptian cat')
     """
+    if not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"root must be a path (str or os.PathLike); got {root!r}")
     if max_per_class is not None and (
         isinstance(max_per_class, bool) or not isinstance(max_per_class, (int, np.integer))
         or max_per_class < 1
     ):
         raise ValueError(f"max_per_class must be a positive integer or None; got {max_per_class!r}")
+    _check_classes(classes)
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer))
+                               or n_jobs == 0 or n_jobs < -1):
+        raise ValueError(f"n_jobs must be None, -1 or a positive integer; got {n_jobs!r}")
+    if cache_dir is not None:
+        if not isinstance(cache_dir, (str, os.PathLike)):
+            raise TypeError(f"cache_dir must be a path or None; got {cache_dir!r}")
+        _check_cache_dir(Path(cache_dir).expanduser())
     path = Path(root).expanduser()
     if not path.exists():
         raise FileNotFoundError(
@@ -488,7 +500,7 @@ def load_tiny_imagenet(
     if cache:
         cache_root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
         entry = cache_root / "tiny-imagenet" / _cache_key(path, classes, max_per_class)
-        cached = load_array_cache(entry)
+        cached = _valid_entry(load_array_cache(entry))
         if cached is not None:
             arrays, meta = cached
             if verbose:
@@ -519,16 +531,69 @@ def load_tiny_imagenet(
     }
     meta = {"wnids": wnids, "descriptions": descriptions, "synonyms": synonyms}
     if entry is not None:
-        save_array_cache(entry, arrays, meta)
-        cached = load_array_cache(entry, verify="size")
-        if cached is not None:
-            arrays, meta = cached
+        try:
+            save_array_cache(entry, arrays, meta)
+        except OSError as exc:
+            # a read-only or full cache must not cost the user the decoded data
+            warnings.warn(
+                f"cannot write the Tiny-ImageNet cache {entry} ({exc.strerror or exc}); "
+                "returning the arrays without caching them",
+                RuntimeWarning, stacklevel=2,
+            )
+        else:
+            cached = _valid_entry(load_array_cache(entry, verify="size"))
+            if cached is not None:
+                arrays, meta = cached
     if verbose:
         sys.stderr.write(
             f"Tiny-ImageNet: {len(y_train)} train / {len(y_val)} val images in "
             f"{time.monotonic() - start:.1f} s\n"
         )
     return _bunch(arrays, meta)
+
+
+def _check_classes(classes):
+    if classes is None:
+        return
+    if isinstance(classes, bool) or isinstance(classes, (str, bytes)) or not (
+        isinstance(classes, (int, np.integer)) or hasattr(classes, "__iter__")
+    ):
+        raise ValueError(
+            f"classes must be None, a number of classes or a list of class ids; got {classes!r}"
+        )
+
+
+def _check_cache_dir(cache_dir):
+    if cache_dir.exists() and not cache_dir.is_dir():
+        raise ValueError(f"cache_dir {cache_dir} is a file, not a folder")
+    blocker = next((p for p in cache_dir.parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise ValueError(f"cache_dir {cache_dir} cannot be created: {blocker} is a file")
+
+
+def _valid_entry(cached):
+    """``cached`` when it holds every array and name list, consistently; else None.
+
+    The manifest's checksums prove the files are the ones written; this
+    proves they are what this loader writes (a hand-edited or foreign
+    manifest must lead to a rebuild, not a KeyError).
+    """
+    if cached is None:
+        return None
+    arrays, meta = cached
+    try:
+        n_train, n_val = len(arrays["X_train"]), len(arrays["X_val"])
+        ok = (
+            len(arrays["y_train"]) == n_train and len(arrays["y_val"]) == n_val
+            and arrays["X_train"].ndim == 4 and arrays["X_val"].ndim == 4
+            and isinstance(meta, dict)
+            and all(isinstance(meta[k], list) for k in ("wnids", "descriptions", "synonyms"))
+            and len(meta["wnids"]) == len(meta["descriptions"]) == len(meta["synonyms"])
+            and all(isinstance(s, list) for s in meta["synonyms"])
+        )
+    except (KeyError, TypeError):
+        return None
+    return cached if ok else None
 
 
 def _bunch(arrays, meta):

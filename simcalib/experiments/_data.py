@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from simcalib._validation import check_scalar_in_range
+
 __all__ = ["ExperimentData", "load_experiment_data", "DATASETS", "ood_inputs"]
 
 DATASETS = ("digits", "cifar100", "tiny-imagenet")
@@ -68,7 +70,7 @@ def _load_raw(dataset, data_dir, *, max_classes, max_train_per_class, verbose):
         raw = datasets.load_digits_images()
         return raw, list(raw.class_names)
     if data_dir is None:
-        raise ValueError(f"--data-dir is required for dataset {dataset!r}")
+        raise ValueError(f"data_dir is required for dataset {dataset!r}")
     if dataset == "cifar100":
         raw = datasets.load_cifar100(data_dir)
         return raw, list(raw.class_names)
@@ -133,8 +135,12 @@ def load_experiment_data(
     """
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
-    if not 0.0 < holdout < 1.0:
-        raise ValueError(f"holdout must be in (0, 1); got {holdout!r}")
+    check_scalar_in_range(holdout, "holdout", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    if max_classes is not None:
+        check_scalar_in_range(max_classes, "max_classes", lo=2, integer=True)
+    if max_train_per_class is not None:
+        # the held-out split is stratified: every class needs two images
+        check_scalar_in_range(max_train_per_class, "max_train_per_class", lo=2, integer=True)
     raw, word_names = _load_raw(
         dataset, data_dir, max_classes=max_classes,
         max_train_per_class=max_train_per_class, verbose=verbose,
@@ -153,6 +159,15 @@ def load_experiment_data(
         idx = _first_per_class(y, max_train_per_class)
         X, y = X[idx], y[idx]
     X, y = np.asarray(X), np.asarray(y, dtype=np.int64)
+    counts = np.bincount(y, minlength=len(names))
+    n_holdout = int(np.ceil(holdout * len(y)))
+    if counts.min() < 2 or not len(names) <= n_holdout <= len(y) - len(names):
+        raise ValueError(
+            f"holdout={holdout:g} of {len(y)} training images ({counts.min()} in the "
+            f"smallest of {len(names)} classes) cannot give every class an image on both "
+            "sides of the stratified held-out split; raise max_train_per_class or "
+            "change holdout"
+        )
     X_tr, X_ho, y_tr, y_ho = train_test_split(
         X, y, test_size=holdout, random_state=random_state, stratify=y
     )
@@ -217,13 +232,19 @@ def ood_inputs(data, *, n=500, other=None, other_name="other dataset", random_st
     >>> ood_inputs(d, n=4)["uniform noise"].shape
     (4, 1, 8, 8)
     """
+    check_scalar_in_range(n, "n", lo=1, integer=True)
+    if other is not None:
+        other = np.asarray(other)
+        if other.ndim != 4 or len(other) == 0 or 0 in other.shape[1:]:
+            raise ValueError(
+                f"other must be a non-empty array of images (m, C, H, W); got shape {other.shape}"
+            )
     rng = np.random.default_rng(random_state)
     c, h, w = data.image_shape
     as_uint8 = data.X_train.dtype == np.uint8
     hi = 255.0 if as_uint8 else float(np.max(data.X_train))
     result = {}
     if other is not None:
-        other = np.asarray(other)
         pick = rng.choice(len(other), size=min(n, len(other)), replace=False)
         imgs = other[np.sort(pick)].astype(np.float32)
         if other.dtype == np.uint8 and not as_uint8:

@@ -26,6 +26,14 @@ class Method:
         ``"l1"``, ``"l2"``, ``"ae"``, ``"we"``.
     description : str
         One line for ``--help`` and the docs.
+    base : str, default=None
+        Post-hoc methods: the key of the training method whose network is
+        calibrated (None: ``"one-hot"``). A "+ TS" column is
+        ``Method("we+ts", "WE + TS", "posthoc", None, "...", base="we",
+        calibrator="ts")``.
+    calibrator : str, default=None
+        Post-hoc methods: the calibrator (see
+        :func:`~simcalib.experiments._train.make_calibrator`); None: ``key``.
 
     Examples
     --------
@@ -38,6 +46,22 @@ class Method:
     stage: str
     targets: str | None
     description: str
+    base: str | None = None
+    calibrator: str | None = None
+
+    @property
+    def base_method(self):
+        """Post-hoc methods: key of the calibrated training method (None for training methods)."""
+        if self.stage != "posthoc":
+            return None
+        return self.base or "one-hot"
+
+    @property
+    def calibrator_key(self):
+        """Post-hoc methods: key of the calibrator (None for training methods)."""
+        if self.stage != "posthoc":
+            return None
+        return self.calibrator or self.key
 
     @property
     def is_similarity(self):

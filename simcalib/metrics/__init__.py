@@ -14,7 +14,8 @@ Summary
 Scorers
     ``ece_scorer``, ``ece_output_scorer``, ``kde_ece_scorer``,
     ``kde_ece_output_scorer``, ``classwise_ece_scorer`` and
-    :func:`make_calibration_scorer`, for ``GridSearchCV(scoring=...)``.
+    :func:`make_calibration_scorer` (plain ``(estimator, X, y)`` callables,
+    :class:`CalibrationScorer`), for ``GridSearchCV(scoring=...)``.
 
 Every function takes ``(y_true, y_prob)``: labels of shape (n,) and
 probabilities of shape (n, K), or (n,) for the positive class of a binary
@@ -30,6 +31,7 @@ from simcalib.metrics._histogram import (
 from simcalib.metrics._kde import kde_calibration_error
 from simcalib.metrics._report import REPORT_KEYS, calibration_report
 from simcalib.metrics._scorers import (
+    CalibrationScorer,
     classwise_ece_scorer,
     ece_output_scorer,
     ece_scorer,
@@ -40,6 +42,7 @@ from simcalib.metrics._scorers import (
 from simcalib.metrics._scores import brier_score, negative_log_likelihood
 
 __all__ = [
+    "CalibrationScorer",
     "REPORT_KEYS",
     "brier_score",
     "calibration_report",

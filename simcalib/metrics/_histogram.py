@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simcalib._validation import check_prediction_inputs, check_scalar_in_range
+from simcalib._validation import check_scalar_in_range
+from simcalib.metrics._blocks import ProbabilityBlocks, prediction_inputs, scan
 from simcalib.metrics._common import (
     MODES,
     OUTPUT_NORMALIZATIONS,
@@ -30,8 +31,8 @@ __all__ = [
 STRATEGIES = ("uniform", "quantile")
 NORMS = ("l1", "l2", "max")
 
-#: Number of (probability, indicator) pairs binned at once in output mode;
-#: bounds the temporary bin-index array to about 2 MiB.
+#: Number of (probability, indicator) pairs binned at once; bounds the
+#: temporary bin-index array to about 2 MiB.
 _CHUNK_PAIRS = 2**18
 
 
@@ -94,11 +95,11 @@ class BinStatistics:
         return float(np.sqrt(np.sum(weights * gaps**2)))
 
 
-def _bin_edges(values, n_bins, strategy):
+def _bin_edges(values, n_bins, strategy, *, overwrite=False):
     """Uniform edges on [0, 1], or equal-mass edges at the quantiles of ``values``."""
     if strategy == "uniform":
         return np.linspace(0.0, 1.0, n_bins + 1)
-    edges = np.quantile(values, np.linspace(0.0, 1.0, n_bins + 1))
+    edges = np.quantile(values, np.linspace(0.0, 1.0, n_bins + 1), overwrite_input=overwrite)
     edges[0], edges[-1] = 0.0, 1.0
     return edges
 
@@ -112,24 +113,118 @@ def _assign(values, edges):
 
 
 def _bin_pairs(values, hits, edges):
-    """Bin statistics of explicit (value, indicator) pairs."""
+    """Bin statistics of explicit (value, indicator) pairs, in bounded chunks."""
     n_bins = len(edges) - 1
-    idx = _assign(values, edges)
-    counts = np.bincount(idx, minlength=n_bins).astype(np.float64)
-    conf = np.bincount(idx, weights=values, minlength=n_bins)
-    hit = np.bincount(idx, weights=hits, minlength=n_bins)
+    counts = np.zeros(n_bins)
+    conf = np.zeros(n_bins)
+    hit = np.zeros(n_bins)
+    for start in range(0, values.shape[0], _CHUNK_PAIRS):
+        v = values[start : start + _CHUNK_PAIRS]
+        idx = _assign(v, edges)
+        counts += np.bincount(idx, minlength=n_bins)
+        conf += np.bincount(idx, weights=v, minlength=n_bins)
+        hit += np.bincount(idx, weights=hits[start : start + _CHUNK_PAIRS], minlength=n_bins)
     return counts, conf, hit
 
 
+class PooledBins:
+    """Bin sums of the ``n * K`` pooled pairs ``(p_ik, 1[y_i = k])``, block by block.
+
+    The hits are the pairs ``(i, y_i)``, so the hit count of a bin is a
+    bincount of the true-class values alone: no one-hot matrix is built.
+    """
+
+    def __init__(self, edges):
+        self.edges = edges
+        n_bins = len(edges) - 1
+        self.counts = np.zeros(n_bins)
+        self.conf_sums = np.zeros(n_bins)
+
+    def add(self, start, block, true_value):
+        values = block.reshape(-1)
+        n_bins = self.counts.shape[0]
+        for s in range(0, values.shape[0], _CHUNK_PAIRS):
+            v = values[s : s + _CHUNK_PAIRS]
+            idx = _assign(v, self.edges)
+            self.counts += np.bincount(idx, minlength=n_bins)
+            self.conf_sums += np.bincount(idx, weights=v, minlength=n_bins)
+
+    def statistics(self, true_value, n_classes):
+        n_bins = self.counts.shape[0]
+        hit_sums = np.zeros(n_bins)
+        for s in range(0, true_value.shape[0], _CHUNK_PAIRS):
+            idx = _assign(true_value[s : s + _CHUNK_PAIRS], self.edges)
+            hit_sums += np.bincount(idx, minlength=n_bins)
+        return BinStatistics(
+            self.edges, self.counts, self.conf_sums, hit_sums, true_value.shape[0], n_classes
+        )
+
+
+class ClasswiseBins:
+    """Per-class bin sums on shared uniform edges, block by block.
+
+    Each entry ``p_ik`` goes to bin ``k * n_bins + m``: one bincount per
+    block covers all classes.
+    """
+
+    def __init__(self, edges, n_classes):
+        self.edges = edges
+        self.n_bins = len(edges) - 1
+        size = n_classes * self.n_bins
+        self.counts = np.zeros(size)
+        self.conf_sums = np.zeros(size)
+        self.hit_sums = np.zeros(size)
+        self._offsets = np.arange(n_classes) * self.n_bins
+
+    def add(self, start, block, true_value):
+        size = self.counts.shape[0]
+        idx = _assign(block, self.edges)
+        idx += self._offsets
+        flat = idx.reshape(-1)
+        self.counts += np.bincount(flat, minlength=size)
+        self.conf_sums += np.bincount(flat, weights=block.reshape(-1), minlength=size)
+
+    def add_hits(self, y, true_value):
+        size = self.counts.shape[0]
+        idx = _assign(true_value, self.edges) + self._offsets[y]
+        self.hit_sums += np.bincount(idx, minlength=size)
+
+    def error(self, norm, n_samples):
+        k = self._offsets.shape[0]
+        shape = (k, self.n_bins)
+        return _classwise_reduce(
+            self.counts.reshape(shape), self.conf_sums.reshape(shape),
+            self.hit_sums.reshape(shape), norm, n_samples,
+        )
+
+
+def _classwise_reduce(counts, conf_sums, hit_sums, norm, n_samples):
+    """Mean over classes of the per-class error of (K, n_bins) bin sums."""
+    nonempty = counts > 0
+    safe = np.where(nonempty, counts, 1.0)
+    gaps = np.where(nonempty, np.abs(hit_sums - conf_sums) / safe, 0.0)
+    if norm == "max":
+        per_class = gaps.max(axis=1)
+    elif norm == "l1":
+        per_class = (counts / n_samples * gaps).sum(axis=1)
+    else:
+        per_class = np.sqrt((counts / n_samples * gaps**2).sum(axis=1))
+    return float(per_class.mean())
+
+
+def _as_blocks(y_prob):
+    return y_prob if isinstance(y_prob, ProbabilityBlocks) else ProbabilityBlocks(y_prob)
+
+
 def bin_statistics(y, y_prob, *, n_bins=15, mode="prediction", strategy="uniform"):
-    """Bin validated inputs; the common core of the histogram metrics.
+    """Bin the pairs of one mode; the common core of the histogram metrics.
 
     Parameters
     ----------
     y : ndarray of shape (n_samples,), dtype=int64
         Validated class indices.
-    y_prob : ndarray of shape (n_samples, n_classes), dtype=float64
-        Validated probabilities.
+    y_prob : ProbabilityBlocks or array-like of shape (n_samples, n_classes)
+        The probabilities; validated during the pass over them.
     n_bins : int
         Number of bins.
     mode : {"prediction", "output"}
@@ -141,29 +236,31 @@ def bin_statistics(y, y_prob, *, n_bins=15, mode="prediction", strategy="uniform
     -------
     stats : BinStatistics
     """
-    n, k = y_prob.shape
+    probs = _as_blocks(y_prob)
+    k = probs.n_classes
     if mode == "prediction":
-        pred = np.argmax(y_prob, axis=1)
-        conf = y_prob[np.arange(n), pred]
-        edges = _bin_edges(conf, n_bins, strategy)
-        counts, conf_sums, hit_sums = _bin_pairs(conf, (pred == y).astype(np.float64), edges)
-        return BinStatistics(edges, counts, conf_sums, hit_sums, n, k)
+        top = scan(y, probs)
+        return _top_label_statistics(top, n_bins, strategy, k)
+    if strategy == "uniform":
+        edges = _bin_edges(None, n_bins, strategy)
+    else:
+        # Equal-mass edges need all n*K values at once. np.quantile
+        # partitions a copy; when the values are already a private float64
+        # copy (float32 input, clipping) it may partition that one instead.
+        values, is_copy = probs.to_array()
+        edges = _bin_edges(values.reshape(-1), n_bins, strategy, overwrite=is_copy)
+        del values
+    pooled = PooledBins(edges)
+    top = scan(y, probs, [pooled])
+    return pooled.statistics(top.true_value, k)
 
-    # Output mode: the n*K pairs (p_ik, 1[y_i = k]) without building the
-    # one-hot matrix. The hits are the pairs (i, y_i), so the hit count of a
-    # bin is a bincount of the bin indices of p[i, y_i] alone.
-    edges = _bin_edges(y_prob.reshape(-1), n_bins, strategy)
-    counts = np.zeros(n_bins)
-    conf_sums = np.zeros(n_bins)
-    rows = max(1, _CHUNK_PAIRS // k)
-    for start in range(0, n, rows):
-        block = y_prob[start : start + rows].reshape(-1)
-        idx = _assign(block, edges)
-        counts += np.bincount(idx, minlength=n_bins)
-        conf_sums += np.bincount(idx, weights=block, minlength=n_bins)
-    true_idx = _assign(y_prob[np.arange(n), y], edges)
-    hit_sums = np.bincount(true_idx, minlength=n_bins).astype(np.float64)
-    return BinStatistics(edges, counts, conf_sums, hit_sums, n, k)
+
+def _top_label_statistics(top, n_bins, strategy, n_classes):
+    edges = _bin_edges(top.confidence, n_bins, strategy)
+    counts, conf_sums, hit_sums = _bin_pairs(top.confidence, top.hit, edges)
+    return BinStatistics(
+        edges, counts, conf_sums, hit_sums, top.confidence.shape[0], n_classes
+    )
 
 
 def _check_histogram_options(n_bins, mode, strategy, norm, output_normalization):
@@ -174,9 +271,9 @@ def _check_histogram_options(n_bins, mode, strategy, norm, output_normalization)
     check_option(output_normalization, "output_normalization", OUTPUT_NORMALIZATIONS)
 
 
-def _ece(y, y_prob, *, n_bins, mode, strategy, norm, output_normalization):
-    stats = bin_statistics(y, y_prob, n_bins=n_bins, mode=mode, strategy=strategy)
-    scale = output_scale(mode, output_normalization, y_prob.shape[1])
+def _ece(y, probs, *, n_bins, mode, strategy, norm, output_normalization):
+    stats = bin_statistics(y, probs, n_bins=n_bins, mode=mode, strategy=strategy)
+    scale = output_scale(mode, output_normalization, probs.n_classes)
     return stats.error(norm, scale)
 
 
@@ -260,7 +357,11 @@ def expected_calibration_error(
     -------
     ece : float
         The calibration error, as a fraction (multiply by 100 for the
-        percentages of the paper's tables).
+        percentages of the paper's tables): in [0, 1] in prediction mode and
+        for the max norm; in output mode on the tables' scale in [0, 2] (L1)
+        or [0, sqrt(2)] (L2), and ``K`` (L2: ``sqrt(K)``) times less with
+        ``"nK"``. The output bound is ``(sum of all p + n) / n``, 2 up to the
+        row-sum tolerance; one-hot predictions that are all wrong reach it.
 
     Raises
     ------
@@ -288,9 +389,9 @@ def expected_calibration_error(
     0.2
     """
     _check_histogram_options(n_bins, mode, strategy, norm, output_normalization)
-    y, p = check_prediction_inputs(y_true, y_prob, labels=labels)
+    y, probs = prediction_inputs(y_true, y_prob, labels=labels)
     return _ece(
-        y, p, n_bins=n_bins, mode=mode, strategy=strategy, norm=norm,
+        y, probs, n_bins=n_bins, mode=mode, strategy=strategy, norm=norm,
         output_normalization=output_normalization,
     )
 
@@ -338,18 +439,24 @@ def maximum_calibration_error(
     )
 
 
-def _classwise_ece(y, y_prob, *, n_bins, strategy, norm):
-    n, k = y_prob.shape
-    errors = np.empty(k)
-    edges = _bin_edges(None, n_bins, "uniform") if strategy == "uniform" else None
-    # One histogram per class: a loop over the K columns, each vectorised
-    # over the n samples.
+def _classwise_ece(y, probs, *, n_bins, strategy, norm):
+    k = probs.n_classes
+    if strategy == "uniform":
+        bins = ClasswiseBins(_bin_edges(None, n_bins, "uniform"), k)
+        top = scan(y, probs, [bins])
+        bins.add_hits(y, top.true_value)
+        return bins.error(norm, probs.n_samples)
+    # Equal-mass bins differ per class: one histogram per column, each
+    # vectorised over the n samples; one column is copied at a time.
+    probs.validate()
+    counts = np.empty((k, n_bins))
+    conf = np.empty((k, n_bins))
+    hit = np.empty((k, n_bins))
     for j in range(k):
-        column = y_prob[:, j]
-        col_edges = edges if edges is not None else _bin_edges(column, n_bins, strategy)
-        counts, conf, hit = _bin_pairs(column, (y == j).astype(np.float64), col_edges)
-        errors[j] = BinStatistics(col_edges, counts, conf, hit, n, k).error(norm)
-    return float(errors.mean())
+        column = probs.column(j)
+        edges = _bin_edges(column, n_bins, strategy)
+        counts[j], conf[j], hit[j] = _bin_pairs(column, y == j, edges)
+    return _classwise_reduce(counts, conf, hit, norm, probs.n_samples)
 
 
 def classwise_calibration_error(
@@ -396,5 +503,5 @@ def classwise_calibration_error(
     0.2
     """
     _check_histogram_options(n_bins, "prediction", strategy, norm, "n")
-    y, p = check_prediction_inputs(y_true, y_prob, labels=labels)
-    return _classwise_ece(y, p, n_bins=n_bins, strategy=strategy, norm=norm)
+    y, probs = prediction_inputs(y_true, y_prob, labels=labels)
+    return _classwise_ece(y, probs, n_bins=n_bins, strategy=strategy, norm=norm)

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from simcalib._validation import check_prediction_inputs, check_scalar_in_range
-from simcalib.metrics._histogram import _classwise_ece, _ece
-from simcalib.metrics._kde import _kde_ece
-from simcalib.metrics._scores import _brier, _nll
+from simcalib._validation import check_scalar_in_range
+from simcalib.metrics._blocks import prediction_inputs, scan
+from simcalib.metrics._histogram import (
+    ClasswiseBins,
+    PooledBins,
+    _bin_edges,
+    _top_label_statistics,
+)
+from simcalib.metrics._kde import PooledKDEMasses, _output_error, _prediction_error
+from simcalib.metrics._scores import SampleScores
 
 __all__ = ["calibration_report", "REPORT_KEYS"]
 
@@ -66,17 +72,27 @@ def calibration_report(y_true, y_prob, *, labels=None, n_bins=15):
     0.6667
     """
     check_scalar_in_range(n_bins, "n_bins", lo=1, integer=True)
-    y, p = check_prediction_inputs(y_true, y_prob, labels=labels)
-    hist = dict(n_bins=n_bins, strategy="uniform", output_normalization="n")
-    kde = dict(bandwidth="reference", output_normalization="n")
+    y, probs = prediction_inputs(y_true, y_prob, labels=labels)
+    k = probs.n_classes
+    # One validating pass over the probabilities feeds every metric: the
+    # per-sample arrays it keeps are 1/K of the input each, and each block
+    # is a cache-sized temporary.
+    edges = _bin_edges(None, n_bins, "uniform")
+    pooled = PooledBins(edges)
+    classwise = ClasswiseBins(edges, k)
+    kde_masses = PooledKDEMasses()
+    scores = SampleScores(probs.n_samples)
+    top = scan(y, probs, [pooled, classwise, kde_masses, scores])
+    classwise.add_hits(y, top.true_value)
+    top_stats = _top_label_statistics(top, n_bins, "uniform", k)
     return {
-        "accuracy": float(np.mean(np.argmax(p, axis=1) == y)),
-        "nll": _nll(y, p),
-        "brier": _brier(y, p),
-        "hist_ece_p": _ece(y, p, mode="prediction", norm="l1", **hist),
-        "hist_ece_o": _ece(y, p, mode="output", norm="l1", **hist),
-        "kde_ece_p": _kde_ece(y, p, mode="prediction", **kde),
-        "kde_ece_o": _kde_ece(y, p, mode="output", **kde),
-        "classwise_ece": _classwise_ece(y, p, n_bins=n_bins, strategy="uniform", norm="l1"),
-        "mce": _ece(y, p, mode="prediction", norm="max", **hist),
+        "accuracy": float(np.mean(top.hit)),
+        "nll": float(scores.log_loss.mean()),
+        "brier": float(scores.brier.mean()),
+        "hist_ece_p": top_stats.error("l1"),
+        "hist_ece_o": pooled.statistics(top.true_value, k).error("l1", float(k)),
+        "kde_ece_p": _prediction_error(top, "reference"),
+        "kde_ece_o": k * _output_error(kde_masses, top, "reference"),
+        "classwise_ece": classwise.error("l1", probs.n_samples),
+        "mce": top_stats.error("max"),
     }

@@ -3,25 +3,40 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import log_loss
 
-from simcalib._validation import check_prediction_inputs
+from simcalib.metrics._blocks import prediction_inputs, scan
 
 __all__ = ["brier_score", "negative_log_likelihood"]
 
 
-def _brier(y, y_prob):
-    # sum_k (p_ik - 1[y_i = k])^2 = sum_k p_ik^2 - 2 p_iy + 1, without a one-hot matrix
-    n = y_prob.shape[0]
-    per_sample = np.einsum("ij,ij->i", y_prob, y_prob) - 2.0 * y_prob[np.arange(n), y] + 1.0
-    return float(per_sample.mean())
+class SampleScores:
+    """Per-sample Brier score and log-loss, block by block (no one-hot matrix)."""
+
+    def __init__(self, n_samples):
+        self.brier = np.empty(n_samples)
+        self.log_loss = np.empty(n_samples)
+
+    def add(self, start, block, true_value):
+        stop = start + block.shape[0]
+        # sum_k (p_ik - 1[y_i = k])^2 = sum_k p_ik^2 - 2 p_iy + 1
+        brier = self.brier[start:stop]
+        np.einsum("ij,ij->i", block, block, out=brier)
+        brier -= 2.0 * true_value
+        brier += 1.0
+        # As scikit-learn's log_loss after renormalising the rows (inputs
+        # are accepted when rows sum to 1 within 1e-4, log_loss wants 1e-8):
+        # the true-class probability clipped to [eps, 1 - eps].
+        eps = np.finfo(np.float64).eps
+        p_true = np.clip(true_value / block.sum(axis=1), eps, 1.0 - eps)
+        np.log(p_true, out=self.log_loss[start:stop])
+        np.negative(self.log_loss[start:stop], out=self.log_loss[start:stop])
 
 
-def _nll(y, y_prob):
-    # log_loss refuses rows that are off 1 by more than ~1e-8; our inputs are
-    # accepted within 1e-4 (float32 softmax), so renormalise first.
-    y_prob = y_prob / y_prob.sum(axis=1, keepdims=True)
-    return float(log_loss(y, y_prob, labels=np.arange(y_prob.shape[1])))
+def sample_scores(y, probs):
+    """Validate and score in one pass; return :class:`SampleScores`."""
+    scores = SampleScores(probs.n_samples)
+    scan(y, probs, [scores])
+    return scores
 
 
 def brier_score(y_true, y_prob, *, labels=None):
@@ -54,17 +69,18 @@ def brier_score(y_true, y_prob, *, labels=None):
     >>> round(brier_score([0, 1], [[0.8, 0.2], [0.4, 0.6]]), 4)
     0.2
     """
-    y, p = check_prediction_inputs(y_true, y_prob, labels=labels)
-    return _brier(y, p)
+    y, probs = prediction_inputs(y_true, y_prob, labels=labels)
+    return float(sample_scores(y, probs).brier.mean())
 
 
 def negative_log_likelihood(y_true, y_prob, *, labels=None):
     """Mean negative log-likelihood of the true class (cross-entropy, nats).
 
-    Computed by :func:`sklearn.metrics.log_loss` after renormalising the
-    rows (inputs are accepted when rows sum to 1 within 1e-4). Probabilities
-    are clipped away from 0 by ``log_loss``, so a confident wrong prediction
-    gives a large finite value.
+    The value of :func:`sklearn.metrics.log_loss` after renormalising the
+    rows (inputs are accepted when rows sum to 1 within 1e-4): the
+    true-class probability is clipped to ``[eps, 1 - eps]`` (``eps`` the
+    float64 machine epsilon), so a confident wrong prediction gives a large
+    finite value (at most ``-log(eps)``, about 36.04).
 
     Parameters
     ----------
@@ -86,5 +102,5 @@ def negative_log_likelihood(y_true, y_prob, *, labels=None):
     >>> round(negative_log_likelihood([0, 1], [[0.5, 0.5], [0.5, 0.5]]), 4)
     0.6931
     """
-    y, p = check_prediction_inputs(y_true, y_prob, labels=labels)
-    return _nll(y, p)
+    y, probs = prediction_inputs(y_true, y_prob, labels=labels)
+    return float(sample_scores(y, probs).log_loss.mean())

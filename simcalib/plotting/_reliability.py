@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simcalib._validation import check_prediction_inputs, check_scalar_in_range
+from simcalib._validation import check_scalar_in_range
+from simcalib.metrics._blocks import prediction_inputs
 from simcalib.metrics._common import (
     MODES,
     OUTPUT_NORMALIZATIONS,
@@ -114,16 +115,19 @@ class ReliabilityDisplay:
             ``self``, with the ``ax_``, ``figure_``, ... attributes set.
         """
         import matplotlib.pyplot as plt
+        from matplotlib.axes import Axes
 
-        check_option(self.mode, "mode", MODES)
+        edges, acc, conf, counts = self._checked_bins()
         name = self.name if name is None else name
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"name must be a string or None; got {name!r}")
+        if ax is not None and not isinstance(ax, Axes):
+            raise ValueError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}")
         if ax is None:
             _, ax = plt.subplots(figsize=(4.5, 4.5))
-        edges = np.asarray(self.bin_edges, dtype=float)
         widths = np.diff(edges)
-        acc = np.nan_to_num(np.asarray(self.bin_accuracy, dtype=float))
-        conf = np.asarray(self.bin_confidence, dtype=float)
-        nonempty = np.asarray(self.bin_counts) > 0
+        acc = np.nan_to_num(acc)
+        nonempty = counts > 0
         conf = np.where(nonempty, conf, acc)  # empty bins: no gap
 
         label = f"ECE = {100 * self.ece:.2f}%"
@@ -150,7 +154,6 @@ class ReliabilityDisplay:
 
         self.hist_ax_ = None
         if show_histogram:
-            counts = np.asarray(self.bin_counts, dtype=float)
             # upper left: empty for over-confident models; title kept inside
             self.hist_ax_ = ax.inset_axes([0.07, 0.6, 0.3, 0.28])
             self.hist_ax_.bar(
@@ -166,6 +169,50 @@ class ReliabilityDisplay:
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
+
+    def _checked_bins(self):
+        """The bin arrays as float arrays, after checking shapes and values.
+
+        A display built by hand is checked when it is drawn (the constructor
+        only stores, as scikit-learn's displays do).
+        """
+        check_option(self.mode, "mode", MODES)
+        check_scalar_in_range(self.ece, "ece", lo=0)
+        arrays = {}
+        for attr in ("bin_edges", "bin_accuracy", "bin_confidence", "bin_counts"):
+            try:
+                value = np.asarray(getattr(self, attr), dtype=float)
+            except (TypeError, ValueError):
+                raise ValueError(f"{attr} must be a numeric 1-D array") from None
+            if value.ndim != 1:
+                raise ValueError(f"{attr} must be 1-D; got shape {value.shape}")
+            arrays[attr] = value
+        edges = arrays["bin_edges"]
+        n_bins = edges.shape[0] - 1
+        if n_bins < 1:
+            raise ValueError(f"bin_edges must hold at least 2 edges; got {edges.shape[0]}")
+        if not (np.all(np.isfinite(edges)) and np.all(np.diff(edges) > 0)
+                and edges[0] >= 0 and edges[-1] <= 1):
+            raise ValueError(
+                f"bin_edges must increase strictly inside [0, 1]; got {edges.tolist()}"
+            )
+        for attr in ("bin_accuracy", "bin_confidence", "bin_counts"):
+            if arrays[attr].shape[0] != n_bins:
+                raise ValueError(
+                    f"{attr} must have one entry per bin ({n_bins}, from bin_edges); "
+                    f"got {arrays[attr].shape[0]}"
+                )
+        counts = arrays["bin_counts"]
+        if not (np.all(np.isfinite(counts)) and np.all(counts >= 0)):
+            raise ValueError(f"bin_counts must be finite and >= 0; got {counts.tolist()}")
+        for attr in ("bin_accuracy", "bin_confidence"):
+            filled = arrays[attr][counts > 0]
+            if not (np.all(np.isfinite(filled)) and np.all((filled >= 0) & (filled <= 1))):
+                raise ValueError(
+                    f"{attr} must lie in [0, 1] in every non-empty bin; got "
+                    f"{arrays[attr].tolist()}"
+                )
+        return edges, arrays["bin_accuracy"], arrays["bin_confidence"], counts
 
     @classmethod
     def from_predictions(
@@ -205,9 +252,9 @@ class ReliabilityDisplay:
         check_option(mode, "mode", MODES)
         check_option(strategy, "strategy", STRATEGIES)
         check_option(output_normalization, "output_normalization", OUTPUT_NORMALIZATIONS)
-        y, p = check_prediction_inputs(y_true, y_prob, labels=labels)
-        stats = bin_statistics(y, p, n_bins=n_bins, mode=mode, strategy=strategy)
-        ece = stats.error("l1", output_scale(mode, output_normalization, p.shape[1]))
+        y, probs = prediction_inputs(y_true, y_prob, labels=labels)
+        stats = bin_statistics(y, probs, n_bins=n_bins, mode=mode, strategy=strategy)
+        ece = stats.error("l1", output_scale(mode, output_normalization, probs.n_classes))
         display = cls(
             stats.edges, stats.accuracy, stats.confidence, stats.counts, ece,
             mode=mode, name=name,
@@ -270,8 +317,19 @@ class ReliabilityDisplay:
         displays = list(displays)
         if not displays:
             raise ValueError("displays must contain at least one ReliabilityDisplay")
+        for i, display in enumerate(displays):
+            if not isinstance(display, ReliabilityDisplay):
+                raise ValueError(
+                    f"displays must hold ReliabilityDisplay objects; entry {i} is a "
+                    f"{type(display).__name__}"
+                )
         ncols = len(displays) if ncols is None else ncols
         check_scalar_in_range(ncols, "ncols", lo=1, integer=True)
+        if figsize is not None:
+            if np.ndim(figsize) != 1 or len(figsize) != 2:
+                raise ValueError(f"figsize must be (width, height) in inches; got {figsize!r}")
+            for value in figsize:
+                check_scalar_in_range(value, "figsize", lo=0, lo_open=True)
         nrows = -(-len(displays) // ncols)
         if figsize is None:
             figsize = (3.6 * ncols, 3.6 * nrows)

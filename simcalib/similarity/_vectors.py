@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from collections.abc import Mapping
 
 import numpy as np
@@ -95,7 +96,11 @@ def load_word_vectors(source, *, binary=None, words=None):
     Raises
     ------
     ValueError
-        If the file is missing, malformed, or vectors differ in length.
+        If the file is missing or a directory, truncated, not gzip data
+        despite a ``.gz`` name, not UTF-8 text (for a text file), holds no
+        vectors, fewer words than its header announces, values that are not
+        numbers or not finite, or vectors of different lengths. The message
+        names the file (and the line, where there is one).
 
     Examples
     --------
@@ -103,6 +108,8 @@ def load_word_vectors(source, *, binary=None, words=None):
     >>> vecs["cat"]
     array([1., 0.], dtype=float32)
     """
+    if words is not None and (isinstance(words, (str, bytes)) or not hasattr(words, "__iter__")):
+        raise TypeError(f"words must be None or an iterable of str; got {words!r}")
     keep = None if words is None else set(words)
     if hasattr(source, "key_to_index") and hasattr(source, "vectors"):
         names = list(source.key_to_index)
@@ -122,57 +129,112 @@ def load_word_vectors(source, *, binary=None, words=None):
             ) from None
         return WordVectors(names, mat.reshape(len(names), -1))
     if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        if not os.path.isfile(path):
-            raise ValueError(f"word vector file not found: {path!r}")
-        if binary is None:
-            binary = path.endswith((".bin", ".bin.gz"))
-        opener = gzip.open if path.endswith(".gz") else open
-        with opener(path, "rb") as f:
-            if binary:
-                return _read_binary(f, keep, path)
-            return _read_text(f, keep, path)
+        return _read_file(os.fspath(source), binary, keep)
     raise ValueError(
         "vectors must be a file path, a gensim KeyedVectors, a mapping word -> vector "
         f"or a callable; got {type(source).__name__}"
     )
 
 
+def _read_file(path, binary, keep):
+    """Read a word2vec / GloVe file; every problem is a ValueError naming the file."""
+    expanded = os.path.expanduser(path)
+    if not os.path.exists(expanded):
+        raise ValueError(f"word vector file not found: {path!r}")
+    if not os.path.isfile(expanded):
+        raise ValueError(f"word vector file {path!r} is not a file (a directory?)")
+    if binary is None:
+        binary = path.endswith((".bin", ".bin.gz"))
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(expanded, "rb") as f:
+            table = _read_binary(f, keep, path) if binary else _read_text(f, keep, path)
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"word vector file {path!r} is not UTF-8 text ({exc.reason} at byte "
+            f"{exc.start} of a line); a word2vec binary file needs binary=True"
+        ) from None
+    except gzip.BadGzipFile as exc:
+        raise ValueError(f"word vector file {path!r} is not a gzip file ({exc})") from None
+    except (EOFError, zlib.error) as exc:
+        raise ValueError(f"word vector file {path!r} is truncated or corrupt ({exc})") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read word vector file {path!r}: {exc.strerror or exc}") from None
+    return table
+
+
+def _split_word(line):
+    """``(word, separator, values)``: the word ends at the first space or tab.
+
+    word2vec and GloVe separate with spaces; tab-separated exports are common.
+    """
+    cut = min((i for i in (line.find(" "), line.find("\t")) if i >= 0), default=-1)
+    if cut < 0:
+        return line, "", ""
+    return line[:cut], line[cut], line[cut + 1:]
+
+
+def _parse_values(rest, path, lineno, word):
+    try:
+        values = np.array(rest.split(), dtype=np.float32)
+    except ValueError:
+        raise ValueError(
+            f"{path!r} line {lineno}: the values of word {word!r} are not numbers"
+        ) from None
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{path!r} line {lineno}: word {word!r} has NaN or infinite values")
+    return values
+
+
 def _read_text(f, keep, path):
-    names, rows, dim = [], [], None
-    first = f.readline().decode("utf-8").rstrip("\n").split(" ")
+    names, rows, dim, count = [], [], None, None
+    first = f.readline().decode("utf-8").rstrip("\r\n").split(" ")
     header = len(first) == 2 and all(t.isdigit() for t in first)
     if header:
-        dim = int(first[1])
+        count, dim = int(first[0]), int(first[1])
         lines = f
     else:  # GloVe format: the first line is already a vector
         lines = _chain([" ".join(first).encode("utf-8")], f)
+    n_lines = 0
     for lineno, raw in enumerate(lines, start=2 if header else 1):
         line = raw.decode("utf-8").rstrip("\r\n")
         if not line:
             continue
-        word, sep, rest = line.partition(" ")
+        n_lines += 1
+        word, sep, rest = _split_word(line)
         if keep is not None and word not in keep:
             continue
-        values = np.array(rest.split(), dtype=np.float32) if sep else np.array([])
+        values = _parse_values(rest, path, lineno, word) if sep else np.array([])
         if dim is None:
             dim = values.shape[0]
-        if values.shape[0] != dim:
+        if values.shape[0] != dim or dim == 0:
             raise ValueError(
                 f"{path!r} line {lineno}: word {word!r} has {values.shape[0]} values; "
-                f"expected {dim}"
+                f"expected {dim or 'at least one'}"
             )
         names.append(word)
         rows.append(values)
+    if n_lines == 0:
+        raise ValueError(f"word vector file {path!r} holds no word vectors")
+    if count is not None and n_lines != count:
+        raise ValueError(
+            f"{path!r}: the header announces {count} words but the file holds {n_lines} "
+            "(truncated?)"
+        )
     mat = np.stack(rows) if rows else np.zeros((0, dim or 0), dtype=np.float32)
     return WordVectors(names, mat)
 
 
 def _read_binary(f, keep, path):
     header = f.readline().split()
-    if len(header) != 2:
-        raise ValueError(f"{path!r} is not a word2vec binary file (header {header!r})")
+    if len(header) != 2 or not all(t.isdigit() for t in header) or int(header[1]) < 1:
+        raise ValueError(
+            f"{path!r} is not a word2vec binary file (its first line must be "
+            f"'<count> <dim>'; got {b' '.join(header)[:40]!r})"
+        )
     count, dim = int(header[0]), int(header[1])
+    if count == 0:
+        raise ValueError(f"word vector file {path!r} holds no word vectors")
     nbytes = 4 * dim
     names, rows = [], []
     for _ in range(count):
@@ -192,8 +254,11 @@ def _read_binary(f, keep, path):
             raise ValueError(f"{path!r} ends early after {len(names)} of {count} words")
         w = word.decode("utf-8", errors="replace")
         if keep is None or w in keep:
+            vec = np.frombuffer(data, dtype="<f4")
+            if not np.all(np.isfinite(vec)):
+                raise ValueError(f"{path!r}: word {w!r} has NaN or infinite values")
             names.append(w)
-            rows.append(np.frombuffer(data, dtype="<f4"))
+            rows.append(vec)
     mat = np.stack(rows) if rows else np.zeros((0, dim), dtype=np.float32)
     return WordVectors(names, mat)
 

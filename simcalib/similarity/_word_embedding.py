@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 
@@ -199,8 +200,13 @@ class WordEmbeddingSimilarity(BaseSimilarity):
                 if self.on_missing == "skip_word"
                 else " Pass on_missing='skip_word' to ignore unknown words within a name."
             )
+            source = (
+                f" in {os.fspath(self.vectors)!r}"
+                if isinstance(self.vectors, (str, os.PathLike)) else ""
+            )
             raise ValueError(
-                f"{len(missing)} of {len(synonyms)} class names have no word vectors: {listed}.{hint}"
+                f"{len(missing)} of {len(synonyms)} class names have no word vectors{source}: "
+                f"{listed}.{hint}"
             )
         return _stack_same_dim(embeddings, self.class_names_)
 

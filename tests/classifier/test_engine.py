@@ -92,3 +92,31 @@ def test_read_only_memmap_trains_without_a_torch_warning(tmp_path):
     )
     clf.fit(X, y)
     assert clf.predict_proba(X).shape == (40, 2)
+
+
+def test_per_sample_soft_targets_stay_paired_through_shuffle_subsets_and_augment():
+    n = 12
+    X = torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1).expand(n, 1, 2, 2).contiguous()
+    # row i of the targets encodes i, so pairing is checkable
+    T = torch.stack([torch.full((3,), float(i)) for i in range(n)])
+    ds = ImageTensorDataset(X, torch.arange(n), soft_targets=T)
+    sample, label = ds[5]
+    assert torch.equal(sample["X"], X[5]) and torch.equal(sample["soft_targets"], T[5])
+    assert label.item() == 5
+    g = torch.Generator().manual_seed(0)
+    it = DeviceBatchIterator(
+        Subset(ds, [0, 2, 4, 6, 8, 10, 11]), batch_size=3, shuffle=True, generator=g,
+        augment=lambda images, gen: images,
+    )
+    seen = []
+    for xb, yb in it:
+        assert set(xb) == {"X", "soft_targets"}
+        assert torch.equal(xb["X"][:, 0, 0, 0].long(), yb)
+        assert torch.equal(xb["soft_targets"][:, 0].long(), yb)
+        seen += yb.tolist()
+    assert sorted(seen) == [0, 2, 4, 6, 8, 10, 11]
+
+
+def test_soft_targets_of_the_wrong_shape_are_refused_by_the_dataset():
+    with pytest.raises(ValueError, match=r"soft_targets must have shape \(4, n_classes\)"):
+        ImageTensorDataset(torch.zeros(4, 1, 2, 2), torch.arange(4), torch.zeros(3, 2))

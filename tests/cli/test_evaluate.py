@@ -98,6 +98,10 @@ def test_csv_with_label_headers(capsys, tmp_path, rng):
     code, out, _ = _run(capsys, str(path), "--json")
     assert code == 0
     assert json.loads(out)["hist_ece_p"] == pytest.approx(calibration_report(y, p)["hist_ece_p"])
+    # the same file as a spreadsheet program writes it: UTF-8 with a BOM
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    code, out2, _ = _run(capsys, str(path), "--json")
+    assert code == 0 and json.loads(out2)["hist_ece_p"] == json.loads(out)["hist_ece_p"]
 
 
 def test_csv_with_indices_and_logits(tmp_path, rng):

@@ -46,7 +46,7 @@ def test_end_to_end_and_resume(tmp_path, capsys):
 @pytest.mark.parametrize("extra, message", [
     (["--dataset", "cifar100"], "--data-dir is required"),
     (["--methods", "one-hot,foo"], "unknown method 'foo'"),
-    (["--methods", "we"], "needs --word-vectors"),
+    (["--methods", "we"], "needs word vectors (--word-vectors"),
     (["--seeds", "0,x"], "--seeds must be comma-separated integers"),
     (["--epochs", "0"], "--epochs must be >= 1"),
     (["--data-dir", "/nonexistent/x", "--dataset", "tiny-imagenet"], "/nonexistent/x does not exist"),

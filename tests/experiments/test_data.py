@@ -35,7 +35,7 @@ def test_first_per_class_keeps_order():
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"dataset": "mnist"}, "unknown dataset"),
-    ({"dataset": "cifar100"}, "--data-dir"),
+    ({"dataset": "cifar100"}, "data_dir is required"),
     ({"dataset": "digits", "holdout": 1.5}, "holdout"),
     ({"dataset": "digits", "max_classes": 1}, "max_classes"),
 ])

@@ -73,7 +73,6 @@ def test_run_writes_results_and_second_run_skips(tmp_path):
 
 
 # the classifier warns that its fit was interrupted; the runner then stops
-@pytest.mark.filterwarnings("ignore::simcalib.exceptions.TrainingInterruptedWarning")
 def test_interrupted_run_resumes_to_the_same_result(tmp_path):
     cfg = tiny(methods=("one-hot",))
     with pytest.raises(KeyboardInterrupt):

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simcalib.metrics import kde_calibration_error
+from simcalib.metrics import expected_calibration_error, kde_calibration_error
 from simcalib.metrics._kde import GRID, select_bandwidth
 
 KDEpy = pytest.importorskip("KDEpy")
@@ -77,17 +77,91 @@ def test_prediction_mode_matches_reference_code(rng, rule, k):
     assert got > 0.05  # an overconfident model is visibly miscalibrated
 
 
+def brute_force_output_kde(p, y, bw):
+    """The output estimator written out pair by pair (no FFT, no shared code).
+
+    Each pair (p_ik, 1[y_i = k]) splits its signed weight p_ik - 1[y_i = k]
+    linearly between its two grid neighbours on linspace(0, 1, 2**13 + 1);
+    each grid mass is spread by the triweight samples (normalised to sum 1)
+    and what falls outside [0, 1] is reflected back in. The error is the
+    total absolute signed mass over n*K.
+    """
+    size = 2**13 + 1
+    dx = 1.0 / (size - 1)
+    half = int(np.floor(3 * bw / dx))
+    t = np.arange(-half, half + 1) * dx / (3 * bw)
+    kern = np.clip(1 - t * t, 0, None) ** 3
+    kern /= kern.sum()
+    offsets = np.arange(-half, half + 1)
+    signed = np.zeros(size)
+    n, k = p.shape
+    for i in range(n):
+        for j in range(k):
+            v = p[i, j]
+            d = v - (1.0 if y[i] == j else 0.0)
+            left = min(int(v / dx), size - 2)
+            frac = v / dx - left
+            for g, m in ((left, 1 - frac), (left + 1, frac)):
+                idx = g + offsets
+                while np.any((idx < 0) | (idx > size - 1)):
+                    idx = np.where(idx < 0, -idx, idx)
+                    idx = np.where(idx > size - 1, 2 * (size - 1) - idx, idx)
+                np.add.at(signed, idx, d * m * kern)
+    return np.abs(signed).sum() / (n * k)
+
+
 @pytest.mark.parametrize("normalization", ["n", "nK"])
-def test_output_mode_is_binary_branch_on_flattened_pairs(rng, normalization):
-    n, k = 200, 5
+def test_output_mode_matches_pairwise_brute_force(rng, normalization):
+    n, k = 60, 4
     y, p = _overconfident(rng, n, k)
-    onehot = np.eye(k, dtype=int)[y]
-    conf, hit = p.ravel(), onehot.ravel()
-    expected = reference_kde_ece(conf, hit, reference_bandwidth(conf, hit, "reference"))
+    conf, hit = p.ravel(), np.eye(k, dtype=int)[y].ravel()
+    bw = reference_bandwidth(conf, hit, "reference")
+    assert bw > 0.01  # a kernel of many grid points: the folding matters
+    expected = brute_force_output_kde(p, y, bw)
     if normalization == "n":
         expected *= k
     got = kde_calibration_error(y, p, mode="output", output_normalization=normalization)
-    assert got == pytest.approx(expected, rel=1e-6)
+    assert got == pytest.approx(expected, rel=1e-9)
+
+
+def test_output_mode_equals_histogram_on_separated_values():
+    """Pairs at a few values far apart: kernel and histogram estimates coincide."""
+    rng = np.random.default_rng(3)
+    # one-hot predictions: pairs at exactly 0 and 1
+    y = rng.integers(0, 5, size=300)
+    pred = np.where(rng.uniform(size=300) < 0.7, y, (y + 1) % 5)
+    p = np.eye(5)[pred]
+    for mode in ("prediction", "output"):
+        hist = expected_calibration_error(y, p, mode=mode)
+        assert kde_calibration_error(y, p, mode=mode) == pytest.approx(hist, abs=1e-3)
+    # every prediction wrong: the output error reaches its maximum, 2
+    wrong = np.eye(5)[(y + 1) % 5]
+    assert kde_calibration_error(y, wrong, mode="output") == pytest.approx(2.0, rel=1e-12)
+    # constant predictions (0.7, 0.2, 0.1) with 30 % accuracy
+    p = np.tile([0.7, 0.2, 0.1], (100, 1))
+    y = np.r_[np.zeros(30, int), np.ones(40, int), np.full(30, 2)]
+    for mode in ("prediction", "output"):
+        hist = expected_calibration_error(y, p, mode=mode)
+        assert kde_calibration_error(y, p, mode=mode) == pytest.approx(hist, abs=1e-3)
+
+
+def test_output_mode_stays_near_histogram_for_a_calibrated_200_class_model():
+    """The reference procedure fed the pooled pairs scores a perfectly calibrated
+    200-class model at 177-350 % (above the 200 % maximum); the kernel analogue
+    of the pooled histogram stays next to the histogram's value."""
+    rng = np.random.default_rng(0)
+    n, k = 2000, 200
+    z = rng.normal(size=(n, k)) * 5
+    p = _softmax(z)
+    y = np.minimum((rng.uniform(size=(n, 1)) > p.cumsum(1)).sum(1), k - 1)
+    hist = expected_calibration_error(y, p, mode="output")
+    kde = kde_calibration_error(y, p, mode="output")
+    assert hist < 0.1
+    assert abs(kde - hist) < 0.05
+    onehot = np.eye(k, dtype=int)[y]
+    conf, hit = p.ravel(), onehot.ravel()
+    reference = k * reference_kde_ece(conf, hit, reference_bandwidth(conf, hit, "reference"))
+    assert reference > 2.0  # the out-of-range value this estimator replaces
 
 
 def test_float_bandwidth_matches_reference(rng):

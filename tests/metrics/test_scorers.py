@@ -92,5 +92,42 @@ def test_make_calibration_scorer_with_fixed_options(multiclass):
     scorer = make_calibration_scorer(expected_calibration_error, n_bins=5, norm="max")
     expected = expected_calibration_error(y, model.predict_proba(X), n_bins=5, norm="max")
     assert scorer(model, X, y) == pytest.approx(-expected)
-    assert "greater_is_better=False" in repr(scorer)
-    assert "predict_proba" in repr(scorer)
+    assert repr(scorer) == (
+        "make_calibration_scorer(expected_calibration_error, n_bins=5, norm='max')"
+    )
+    assert scorer.greater_is_better is False
+    assert scorer.response_method == "predict_proba"
+
+
+def test_scorers_are_plain_callables_not_sklearn_private_classes():
+    """No runtime class swap of sklearn's private _Scorer: a documented
+    (estimator, X, y) callable that sklearn's check_scoring accepts as is."""
+    from sklearn.metrics import check_scoring
+
+    from simcalib.metrics import CalibrationScorer
+
+    for scorer, _, _ in SCORERS.values():
+        assert type(scorer) is CalibrationScorer
+        assert not any(c.__module__.startswith("sklearn") for c in type(scorer).__mro__)
+        assert check_scoring(LogisticRegression(), scoring=scorer) is scorer
+
+
+def test_fixed_labels_are_not_overridden(multiclass):
+    X, y = multiclass
+    model = LogisticRegression(max_iter=1000).fit(X, y)
+    names = np.array(["a", "b", "c"])
+    scorer = make_calibration_scorer(expected_calibration_error, labels=names)
+    expected = expected_calibration_error(names[y], model.predict_proba(X), labels=names)
+    assert scorer(model, X, names[y]) == pytest.approx(-expected)
+
+
+def test_custom_metric_with_extra_keyword(multiclass):
+    X, y = multiclass
+    model = LogisticRegression(max_iter=1000).fit(X, y)
+
+    def top_confidence_gap(y_true, y_prob, *, labels=None, power=1):
+        return float(np.mean(np.max(y_prob, axis=1)) ** power)
+
+    scorer = make_calibration_scorer(top_confidence_gap, power=2)
+    expected = np.mean(model.predict_proba(X).max(1)) ** 2
+    assert scorer(model, X, y) == pytest.approx(-expected)
