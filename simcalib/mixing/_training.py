@@ -35,6 +35,11 @@ class MixedSampleRefresh(Callback):
         Number of mixes at the end of the training data.
     random_state : None, int or numpy Generator, default=None
         Seeds the mixes of epochs 2, 3, ...
+    copy : bool, default=True
+        Copy the training images and labels at the start of training before
+        overwriting rows of them: on the CPU the dataset shares memory with
+        the arrays given to ``fit``, which would otherwise change.
+        :class:`SemanticMixingClassifier` owns its arrays and passes False.
 
     Notes
     -----
@@ -43,16 +48,26 @@ class MixedSampleRefresh(Callback):
     (``train_split=None``): a split would scatter the mixes over both sides.
     """
 
-    def __init__(self, mixer, n_mixed, random_state=None):
+    def __init__(self, mixer, n_mixed, random_state=None, copy=True):
         self.mixer = mixer
         self.n_mixed = n_mixed
         self.random_state = random_state
+        self.copy = copy
 
     def initialize(self):
         check_scalar_in_range(self.n_mixed, "n_mixed", lo=1, integer=True)
         self.rng_ = numpy_rng(self.random_state)
         self.epochs_seen_ = 0
         return self
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        from simcalib.classifier import ImageTensorDataset
+
+        # before the batch iterator takes references to the tensors
+        if self.copy and isinstance(X, ImageTensorDataset):
+            X.X = X.X.clone()
+            if X.y is not None:
+                X.y = X.y.clone()
 
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
         import torch
@@ -184,7 +199,7 @@ class SemanticMixingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             callbacks = estimator.callbacks
             callbacks = [] if callbacks in (None, "disable") else list(callbacks)
             callbacks.append(
-                ("mixed_refresh", MixedSampleRefresh(mixer, self.n_mixed, rng))
+                ("mixed_refresh", MixedSampleRefresh(mixer, self.n_mixed, rng, copy=False))
             )
             estimator.set_params(callbacks=callbacks)
         estimator.fit(X_all, y_all, soft_targets=soft_targets)
