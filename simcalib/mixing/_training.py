@@ -11,6 +11,7 @@ from skorch.callbacks import Callback
 
 from simcalib._validation import check_scalar_in_range
 from simcalib.mixing._generators import numpy_rng
+from simcalib.mixing._mixer import _as_dtype
 
 __all__ = ["MixedSampleRefresh", "SemanticMixingClassifier"]
 
@@ -92,6 +93,8 @@ class MixedSampleRefresh(Callback):
             raise ValueError("the mixer and the classifier have different classes")
         images, targets = self.mixer.sample(n, self.rng_)
         X = dataset_train.X
+        if X.dtype == torch.uint8:  # round, never truncate, into uint8 rows
+            images = _as_dtype(images, np.uint8)
         new_x = torch.as_tensor(images).to(device=X.device, dtype=X.dtype)
         Q = torch.as_tensor(net.soft_labels_, dtype=torch.float64)
         new_t = (torch.as_tensor(targets, dtype=torch.float64) @ Q).float()

@@ -169,3 +169,15 @@ def test_pixel_generator_bad_inputs():
 
     with pytest.raises(NotFittedError):
         PixelMixGenerator().generate([[0.5, 0.5]])
+
+
+def test_mixing_imports_without_torch_skorch_or_matplotlib():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, simcalib.mixing as m; m.SemanticMixer; m.PixelMixGenerator; "
+        "bad = [k for k in ('torch', 'skorch', 'matplotlib', 'diffusers') if k in sys.modules]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
