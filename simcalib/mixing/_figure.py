@@ -58,7 +58,8 @@ def plot_mixing_grid(
     class_names : sequence of str or None, default=None
         Name of each class (indexed like ``classes_``) for the title.
     value_range : (float, float) or None, default=None
-        Pixel range mapped to black..white; None: the range of the images.
+        Pixel range mapped to black..white; None: the range of all the
+        images of the grid.
     image_size : float, default=1.1
         Inches per image.
 
@@ -102,6 +103,9 @@ def plot_mixing_grid(
         for r in range(n_rows):
             rows.append((name, [(c[0][r:r + 1], c[1][r], None if c[2] is None else c[2][r])
                                 for c in columns]))
+    if value_range is None:  # one range for the whole grid, so cells compare
+        every = np.concatenate([cell[0] for _, cells in rows for cell in cells])
+        value_range = (float(every.min()), float(every.max()))
     n_cols = lambdas.size
     fig, axes = plt.subplots(
         len(rows), n_cols, figsize=(image_size * n_cols + 0.9, (image_size + 0.45) * len(rows)),
