@@ -129,6 +129,7 @@ def methods_for(dataset):
     out = [
         Method("one-hot", "One-hot", "train"),
         Method("ts", "TS", "ts"),
+        Method("one-hot-l2", "One-hot · CE+L2 (no mixes)", "train"),
         SmoothingMethod("uniform", f"Uniform LS α={ALPHA:g}", "train"),
         SmoothingMethod("we", f"WE LS α={ALPHA:g}", "train"),
     ]
@@ -327,6 +328,8 @@ def run_method(method, args, preset, split, seed, cache):
             clf = make_classifier(preset, seed, "uniform", method.alpha)
         elif method.key.startswith("we"):
             clf = make_classifier(preset, seed, we_similarity(args, split), method.alpha)
+        elif method.key == "one-hot-l2":
+            clf = make_classifier(preset, seed, l2=True)
         elif method.key == "mixup":
             clf = make_classifier(preset, seed, mixup=MIXUP_ALPHA)
         else:
