@@ -135,8 +135,8 @@ def plot_mixing_grid(
     else:
         names = (str(a), str(b))
     fig.suptitle(
-        f"mixes of '{names[0]}' (weight λ) and '{names[1]}'; conf: soft label of "
-        f"'{names[0]}', ann: annotator's evidence",
+        f"mixes of '{names[0]}' (weight λ) and '{names[1]}'\nconf: soft label of "
+        f"'{names[0]}'; ann: the annotator's evidence for it",
         fontsize=8,
     )
     fig.tight_layout()

@@ -26,7 +26,7 @@ def test_grid_rows_columns_and_captions():
     assert axes[0, 1].get_xlabel() == "conf 0.25"
     # the annotator reads the dog fraction back: ann equals lambda here
     assert axes[3, 3].get_xlabel() == "conf 0.75\nann 0.75"
-    assert "'dog' (weight λ)" in fig._suptitle.get_text()
+    assert "'dog' (weight λ) and 'cat'" in fig._suptitle.get_text()
     plt.close(fig)
 
 
