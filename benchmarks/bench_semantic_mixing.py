@@ -396,10 +396,15 @@ def write_report(out, methods, args, preset, command, elapsed):
             shared[("mixer", r["method"].split("-")[1], gen, r["seed"],
                     "we" in r["method"])] = r["mixer_seconds"]
     shared_total = sum(shared.values())
+    counts = {}
+    for r in rows:
+        counts[r.get("threads", "?")] = counts.get(r.get("threads", "?"), 0) + 1
+    threads = ", ".join(f"{t} ({n} runs)" for t, n in sorted(counts.items(), key=str))
     lines = [
         f"# Semantic mixing (CSM) benchmark: {args.dataset}",
         "",
-        "Command (from the repository root):",
+        "Command (from the repository root; it resumes, and the stored runs may come from "
+        "several invocations restricted with `--seeds` / `--methods` / `--threads`):",
         "",
         "```",
         command,
@@ -416,7 +421,7 @@ def write_report(out, methods, args, preset, command, elapsed):
         f"- CVAE: {preset.vae}" + (f"; AE latent generator: {preset.ae}" if preset.ae else ""),
         f"- seeds: {', '.join(map(str, seeds))} (each seed draws its own training / held-out "
         "split and initialisation); entries are mean ± std (ddof=1) over seeds",
-        f"- device: cpu, {args.threads} torch threads ({platform.machine()}, "
+        f"- device: cpu, torch threads per run: {threads} ({platform.machine()}, "
         f"{os.cpu_count()} cores, machine shared with other jobs); python "
         f"{platform.python_version()}",
         f"- time: {total:.0f} s of network training summed over the {len(rows)} runs, plus "
@@ -520,6 +525,18 @@ def figures(out, args, preset, split, cache, seed):
 
 
 # --------------------------------------------------------------------- main
+def _strip_options(argv, names):
+    kept, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in names:
+            skip = True
+        elif not a.startswith(tuple(n + "=" for n in names)):
+            kept.append(a)
+    return kept
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=sorted(PRESETS), required=True)
@@ -529,6 +546,9 @@ def main(argv=None):
     parser.add_argument("--methods", default="all",
                         help="comma-separated method keys (default: all)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--figures-seed", type=int, default=0,
+                        help="seed whose generators the figures show (drawn when that seed "
+                        "is among --seeds)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--cache-dir", default=None,
                         help="shared networks/generators (default: ~/.cache/simcalib/...)")
@@ -554,8 +574,12 @@ def main(argv=None):
     cache_root = Path(args.cache_dir) if args.cache_dir else (
         Path(os.environ.get("SIMCALIB_CACHE", Path.home() / ".cache" / "simcalib"))
         / "bench-semantic-mixing" / args.dataset)
+    # The command without --seeds/--methods/--threads: the stored runs may come from
+    # several invocations restricted by those options (the benchmark resumes); the
+    # report states the seeds and the threads of every run.
     command = "python benchmarks/bench_semantic_mixing.py " + " ".join(
-        a for a in (argv if argv is not None else sys.argv[1:]))
+        _strip_options(argv if argv is not None else sys.argv[1:],
+                       ("--seeds", "--methods", "--threads", "--figures-seed")))
     started = time.perf_counter()
     for seed in seeds:
         split = load_split(args, preset, seed)
@@ -566,7 +590,8 @@ def main(argv=None):
                 continue
             predict_proba, seconds, extra = run_method(m, args, preset, split, seed, cache)
             rep = calibration_report(split.y_test, predict_proba(split.X_test))
-            rec = {"method": m.key, "seed": seed, "train_seconds": round(float(seconds), 2),
+            rec = {"method": m.key, "seed": seed, "threads": args.threads,
+                   "train_seconds": round(float(seconds), 2),
                    **{k: float(v) for k, v in rep.items()}, **extra}
             if split.X_in is not None:
                 rep_in = calibration_report(split.y_in, predict_proba(split.X_in))
@@ -577,7 +602,7 @@ def main(argv=None):
             print(f"[seed {seed}] {m.key:22s} acc {100 * rep['accuracy']:.2f} "
                   f"hist P {100 * rep['hist_ece_p']:.2f} nll {rep['nll']:.3f} "
                   f"({seconds:.0f} s)", flush=True)
-        if seed == seeds[0]:
+        if seed == args.figures_seed:
             figures(out, args, preset, split, cache, seed)
     write_report(out, methods_for(args.dataset), args, preset, command,
                  time.perf_counter() - started)
