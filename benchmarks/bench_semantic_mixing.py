@@ -296,8 +296,10 @@ def generator(cache, preset, split, seed, name):
 def mixer_for(cache, args, preset, split, seed, method):
     from simcalib.mixing import SemanticMixer
 
+    # fit (or load) the generator first: the mixer's time must not include it
+    gen, _ = generator(cache, preset, split, seed, method.generator)
+
     def build():
-        gen, _ = generator(cache, preset, split, seed, method.generator)
         ann = annotator(cache, preset, split, seed) if method.labels == "cal" else None
         pairs = we_similarity(args, split) if method.pairs == "we" else "uniform"
         return SemanticMixer(
