@@ -370,7 +370,7 @@ def _fmt(values, key):
     return f"{100 * v.mean():.2f} ± {100 * (v.std(ddof=1) if v.size > 1 else 0):.2f}"
 
 
-def write_report(out, methods, args, preset, command, elapsed):
+def write_report(out, methods, args, preset, command, elapsed, n_new):
     runs = {}
     for path in sorted((out / "runs").glob("*.json")):
         rec = json.loads(path.read_text())
@@ -422,17 +422,19 @@ def write_report(out, methods, args, preset, command, elapsed):
         "seed's one-hot network + TS on the held-out split (1000 calibration mixes)",
         f"- CVAE: {preset.vae}" + (f"; AE latent generator: {preset.ae}" if preset.ae else ""),
         f"- seeds: {', '.join(map(str, seeds))} (each seed draws its own training / held-out "
-        "split and initialisation); entries are mean ± std (ddof=1) over seeds",
+        "split and initialisation); entries are mean ± std (ddof=1) over the seeds "
+        "listed in each row",
         f"- device: cpu, torch threads per run: {threads} ({platform.machine()}, "
         f"{os.cpu_count()} cores, machine shared with other jobs); python "
         f"{platform.python_version()}",
         f"- time: {total:.0f} s of network training summed over the {len(rows)} runs, plus "
         f"{shared_total:.0f} s fitting the generators and mixers that runs of a seed share "
-        "(runs of earlier invocations included: the benchmark resumes); this invocation "
-        f"took {elapsed:.0f} s",
+        "(runs of earlier invocations included: the benchmark resumes); the last "
+        f"invocation trained {n_new} of these runs in {elapsed:.0f} s of wall time",
         "",
         "Accuracy and ECE in %, NLL in nats (15 bins; KDE: triweight kernel, the "
-        "reference bandwidth). Train s: mean training seconds of one run.",
+        "reference bandwidth). Train s: mean training seconds of one run (they depend on "
+        "the torch threads and on the load of the shared machine).",
         "",
     ]
     if any("in_accuracy" in r for r in rows):
@@ -458,15 +460,16 @@ def write_report(out, methods, args, preset, command, elapsed):
 
 
 def _table(runs, methods, prefix):
-    lines = ["| method | " + " | ".join(HEADS) + " | train s |",
-             "|---|" + "---:|" * (len(HEADS) + 1)]
+    lines = ["| method | " + " | ".join(HEADS) + " | train s | seeds |",
+             "|---|" + "---:|" * (len(HEADS) + 2)]
     for m in methods:
         recs = [r for r in runs.get(m.key, []) if f"{prefix}accuracy" in r]
         if not recs:
             continue
         cells = [_fmt([r[prefix + k] for r in recs], k) for k in METRICS]
         secs = np.mean([r["train_seconds"] for r in recs])
-        lines.append(f"| {m.label} | " + " | ".join(cells) + f" | {secs:.0f} |")
+        n = ",".join(str(r["seed"]) for r in sorted(recs, key=lambda r: r["seed"]))
+        lines.append(f"| {m.label} | " + " | ".join(cells) + f" | {secs:.0f} | {n} |")
     return lines
 
 
@@ -583,6 +586,7 @@ def main(argv=None):
         _strip_options(argv if argv is not None else sys.argv[1:],
                        ("--seeds", "--methods", "--threads", "--figures-seed")))
     started = time.perf_counter()
+    n_new = 0
     for seed in seeds:
         split = load_split(args, preset, seed)
         cache = Cache(cache_root / f"seed{seed}")
@@ -601,13 +605,14 @@ def main(argv=None):
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(rec, indent=1))
             os.replace(tmp, path)
+            n_new += 1
             print(f"[seed {seed}] {m.key:22s} acc {100 * rep['accuracy']:.2f} "
                   f"hist P {100 * rep['hist_ece_p']:.2f} nll {rep['nll']:.3f} "
                   f"({seconds:.0f} s)", flush=True)
         if seed == args.figures_seed:
             figures(out, args, preset, split, cache, seed)
     write_report(out, methods_for(args.dataset), args, preset, command,
-                 time.perf_counter() - started)
+                 time.perf_counter() - started, n_new)
     print(f"wrote {out / 'results.md'}")
 
 
