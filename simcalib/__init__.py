@@ -12,6 +12,9 @@ The package follows the data flow of the method, one subpackage per stage::
     :class:`SimilaritySmoother`, which turns class distances into soft labels.
 ``simcalib.nn`` and ``simcalib.classifier`` (need torch)
     CIFAR-style networks and the skorch :class:`SimilarityLSClassifier`.
+``simcalib.mixing``
+    Calibration-aware semantic mixing: generated two-class mixes whose soft
+    labels are re-annotated to the class evidence they show.
 ``simcalib.calibration``
     Post-hoc calibrators (temperature, vector, matrix, Dirichlet, ensemble
     temperature scaling) and :class:`CalibratedClassifier`.
@@ -50,6 +53,9 @@ _LAZY = {
     "SmallCNN": "simcalib.nn",
     "SimilarityLSClassifier": "simcalib.classifier",
     "AccelerateSimilarityLSClassifier": "simcalib.classifier.accelerate",
+    # semantic mixing (CSM)
+    "SemanticMixer": "simcalib.mixing",
+    "SemanticMixingClassifier": "simcalib.mixing",
     # post-hoc calibration
     "TemperatureScaling": "simcalib.calibration",
     "VectorScaling": "simcalib.calibration",

@@ -8,7 +8,12 @@ from importlib import import_module
 
 from simcalib.nn._device import autocast, resolve_device, uses_cuda
 from simcalib.nn.augmentation import random_crop_flip
-from simcalib.nn.losses import SoftTargetCrossEntropy, soft_target_cross_entropy
+from simcalib.nn.losses import (
+    CrossEntropyL2,
+    SoftTargetCrossEntropy,
+    cross_entropy_l2,
+    soft_target_cross_entropy,
+)
 from simcalib.nn.networks import (
     DenseNet,
     ResNet,
@@ -27,6 +32,8 @@ __all__ = [
     "available_networks",
     "soft_target_cross_entropy",
     "SoftTargetCrossEntropy",
+    "cross_entropy_l2",
+    "CrossEntropyL2",
     "random_crop_flip",
     "resolve_device",
     "autocast",
@@ -38,4 +45,6 @@ def __getattr__(name):
     # the autoencoder lives in its own module (similarity's area); load on use
     if name == "ConvAutoencoder":
         return import_module("simcalib.nn.autoencoder").ConvAutoencoder
+    if name == "ConditionalVAE":
+        return import_module("simcalib.nn.vae").ConditionalVAE
     raise AttributeError(f"module 'simcalib.nn' has no attribute {name!r}")
