@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_softmax
 from sklearn.metrics import log_loss, make_scorer
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, ParameterGrid, StratifiedKFold
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from simcalib._validation import check_scalar_in_range
 from simcalib.calibration._base import BaseCalibrator
 from simcalib.calibration._linear import _FullLinearCalibrator
+from simcalib.progress import joblib_progress
 
 __all__ = ["DirichletCalibrator", "DirichletCalibratorCV", "dirichlet_reg_grid"]
 
@@ -263,7 +264,12 @@ class DirichletCalibratorCV(BaseCalibrator):
             n_jobs=self.n_jobs,
             error_score="raise",
         )
-        search.fit(X, y_idx)
+        n_fits = None
+        if hasattr(cv, "get_n_splits"):
+            n_fits = len(ParameterGrid(grid)) * cv.get_n_splits(X, y_idx)
+        # a bar over the grid's fits, on a terminal only (simcalib.progress)
+        with joblib_progress(total=n_fits, desc="Dirichlet grid", delay=1.0):
+            search.fit(X, y_idx)
         self.best_params_ = search.best_params_
         self.cv_results_ = search.cv_results_
         self.calibrator_ = search.best_estimator_

@@ -21,7 +21,6 @@ from skorch.callbacks import (
     EpochScoring,
     EpochTimer,
     PassthroughScoring,
-    PrintLog,
 )
 from skorch.dataset import unpack_data
 from skorch.utils import is_dataset, to_numpy
@@ -40,7 +39,7 @@ from simcalib.classifier._input import (
     input_affine,
     input_statistics,
 )
-from simcalib.classifier.callbacks import LRSchedule
+from simcalib.classifier.callbacks import LRSchedule, PrintLog, TrainingProgress
 from simcalib.classifier.engine import (
     DeviceBatchIterator,
     ImageTensorDataset,
@@ -376,6 +375,7 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         if self.lr_schedule is not None:
             callbacks.append(("lr_schedule", LRSchedule(self.lr_schedule)))
         callbacks.append(("print_log", PrintLog()))
+        callbacks.append(("progress", TrainingProgress()))
         return callbacks
 
     def set_params(self, **params):

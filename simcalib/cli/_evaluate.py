@@ -33,6 +33,7 @@ import numpy as np
 from scipy.special import softmax
 
 from simcalib.cli import CommandError
+from simcalib.metrics._report import ECE_LEGEND
 
 __all__ = ["add_parser", "load_predictions", "format_table", "run", "EXAMPLE_PREDICTIONS"]
 
@@ -232,6 +233,9 @@ def load_predictions(path, *, logits=False):
 def format_table(report, *, title=None):
     """Align the report as a two-column text table (ECEs and accuracy in %).
 
+    When the report holds a prediction (P) or output (O) ECE, a last line
+    says what the two mean and that O can exceed 100 %.
+
     Examples
     --------
     >>> print(format_table({"accuracy": 0.5, "nll": 0.69}))
@@ -251,6 +255,8 @@ def format_table(report, *, title=None):
     lines.append(f"{'metric':<{width}}  {'value':>{vwidth}}")
     lines.append(f"{'-' * width}  {'-' * vwidth}")
     lines += [f"{name:<{width}}  {value:>{vwidth}}" for name, value in rows]
+    if any(key.endswith(("_p", "_o")) and key in report for key, _, _ in _ROWS):
+        lines.append(ECE_LEGEND)
     return "\n".join(lines)
 
 

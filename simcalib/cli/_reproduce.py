@@ -89,7 +89,9 @@ def add_training_arguments(parser, *, epochs, batch_size, lr, threads=None):
     parser.add_argument("--threads", type=int, default=threads,
                         help="torch CPU threads (default: "
                              + (f"{threads})" if threads else "torch's choice)"))
-    parser.add_argument("--quiet", action="store_true", help="no per-epoch log")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no per-epoch log and no progress bars (bars show only on a "
+                             "terminal anyway)")
 
 
 def add_parser(subparsers):
@@ -99,10 +101,16 @@ def add_parser(subparsers):
         help="the paper's comparison tables and figures (resumable)",
         description=__doc__.split("\n\n", 1)[1],
     )
-    parser.add_argument("--dataset", required=True, choices=["tiny-imagenet", "cifar100", "digits"])
+    parser.add_argument("--dataset", required=True,
+                        choices=["tiny-imagenet", "cifar100", "digits", "folder"],
+                        help="'folder': your own images, DIR/<class name>/*.jpg|png (split "
+                             "from DIR/train/ and DIR/test/ or DIR/val/ when they exist)")
     parser.add_argument("--data-dir", metavar="DIR",
                         help="dataset folder or archive (tiny-imagenet: folder, zip or tar; "
-                             "cifar100: the cifar-100-python folder); not needed for digits")
+                             "cifar100: the cifar-100-python folder; folder: the image "
+                             "folder); not needed for digits")
+    parser.add_argument("--image-size", type=int,
+                        help="folder only: side of the square images (default 32)")
     parser.add_argument("--model", default="resnet18",
                         help="resnet18, resnet34, wrn (WRN-28-10), densenet (DenseNet-BC-100), "
                              "small, or any simcalib.nn.build_network name (default resnet18)")
@@ -133,7 +141,7 @@ def add_parser(subparsers):
                         help="similarity method of the sweeps (default: we with --word-vectors, else l2)")
     parser.add_argument("--no-sweeps", action="store_true", help="skip Fig. 2")
     parser.add_argument("--no-ood", action="store_true", help="skip Fig. 3")
-    parser.add_argument("--ood-dataset", choices=["tiny-imagenet", "cifar100", "digits"],
+    parser.add_argument("--ood-dataset", choices=["tiny-imagenet", "cifar100", "digits", "folder"],
                         help="Fig. 3 'other dataset' (default: crops of scikit-learn's sample photos)")
     parser.add_argument("--ood-data-dir", metavar="DIR", help="where the --ood-dataset lives")
     parser.set_defaults(func=run, _parser=parser)
@@ -181,6 +189,13 @@ def limit_threads(threads):
         torch.set_num_threads(old)
 
 
+def quiet_progress(quiet):
+    """Context manager: no progress bar anywhere while ``quiet`` (``--quiet``)."""
+    from simcalib import progress
+
+    return progress.progress_bars(False) if quiet else contextlib.nullcontext()
+
+
 def require_torch():
     try:
         import skorch  # noqa: F401
@@ -203,11 +218,13 @@ def build_config(args):
     from simcalib.experiments._config import check_config
 
     check_threads(args.threads)
-    if "tiny-imagenet" in (args.dataset, args.ood_dataset):
-        try:
-            import PIL  # noqa: F401
-        except ImportError:
-            raise CommandError("Tiny-ImageNet needs Pillow: pip install 'simcalib[images]'") from None
+    for needs_pillow in ("tiny-imagenet", "folder"):
+        if needs_pillow in (args.dataset, args.ood_dataset):
+            try:
+                import PIL  # noqa: F401
+            except ImportError:
+                raise CommandError(f"--dataset {needs_pillow} needs Pillow: "
+                                   "pip install 'simcalib[images]'") from None
     if args.no_sweeps:
         given = [f for f, v in (("--sweep-alphas", args.sweep_alphas),
                                 ("--sweep-betas", args.sweep_betas),
@@ -225,6 +242,7 @@ def build_config(args):
     config = ExperimentConfig(
         dataset=args.dataset,
         data_dir=args.data_dir,
+        image_size=args.image_size,
         model=MODEL_ALIASES.get(args.model.lower(), args.model),
         width=args.width,
         methods=args.methods,
@@ -270,7 +288,7 @@ def run(args, *, callbacks=()):
     require_torch()
     command = command_line(args, "reproduce")
     try:
-        with limit_threads(args.threads):
+        with limit_threads(args.threads), quiet_progress(args.quiet):
             result = run_experiment(config, args.out, callbacks=callbacks, command=command)
     except KeyboardInterrupt as exc:
         detail = f"{exc}; " if str(exc) else ""

@@ -43,6 +43,11 @@ def ood_sets(config, data):
             other = datasets.load_tiny_imagenet(config.ood_data_dir, verbose=not config.quiet).X_test
         elif config.ood_dataset == "cifar100":
             other = datasets.load_cifar100(config.ood_data_dir).X_test
+        elif config.ood_dataset == "folder":
+            other = datasets.load_image_folder(
+                config.ood_data_dir, image_size=data.image_shape[1:],
+                color_mode="grayscale" if data.image_shape[0] == 1 else "rgb",
+                verbose=not config.quiet).X_test
         else:  # "digits"; check_config allows no other value
             other = datasets.load_digits_images(dtype="uint8").X_test
     name = f"{config.ood_dataset} test images" if other is not None else "other dataset"

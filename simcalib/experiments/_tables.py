@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from simcalib.experiments._methods import METHODS
+from simcalib.metrics._report import ECE_LEGEND
 
 __all__ = ["TABLE_ROWS", "summarize", "format_table", "results_to_csv"]
 
@@ -90,6 +91,8 @@ def format_table(summary, *, style="text", rows=TABLE_ROWS):
     -------
     table : str
         Entries are ``mean ± std`` over seeds (just the mean for one seed).
+        The text table ends with a line saying what P and O mean
+        (:data:`~simcalib.metrics._report.ECE_LEGEND`) when it has such rows.
 
     Examples
     --------
@@ -117,7 +120,8 @@ def format_table(summary, *, style="text", rows=TABLE_ROWS):
             c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))
         ).rstrip()
     rule = "-" * len(fmt(header))
-    return "\n".join([fmt(header), rule] + [fmt(r) for r in body])
+    legend = [ECE_LEGEND] if any(label.endswith((" P", " O")) for label, *_ in rows) else []
+    return "\n".join([fmt(header), rule] + [fmt(r) for r in body] + legend)
 
 
 def results_to_csv(records, columns=None):

@@ -7,6 +7,7 @@ from sklearn.utils import check_random_state
 
 from simcalib._device import resolve_device
 from simcalib._validation import check_scalar_in_range, encode_labels
+from simcalib.progress import progress_bar
 from simcalib.similarity._base import BaseSimilarity
 
 __all__ = ["PixelDistanceSimilarity", "mean_pairwise_class_distances"]
@@ -237,7 +238,7 @@ def _pairwise_class_sums_numpy(X, y_idx, n_classes, metric, batch_size):
     onehot = np.zeros((n, n_classes))
     onehot[np.arange(n), y_idx] = 1.0
     sums = np.zeros((n_classes, n_classes))
-    for i in range(0, n, batch_size):
+    for i in progress_bar(range(0, n, batch_size), desc="class distances", unit="block", delay=2.0):
         A = X[i : i + batch_size].astype(np.float64) - center
         a2 = np.einsum("ij,ij->i", A, A)
         for j in range(i, n, batch_size):
@@ -281,7 +282,8 @@ def _pairwise_class_sums_torch(torch, dev, X, y_idx, n_classes, metric, batch_si
     onehot[torch.arange(n, device=dev), torch.from_numpy(y_idx).to(dev)] = 1.0
     sums = torch.zeros((n_classes, n_classes), dtype=dtype, device=dev)
     with torch.no_grad():
-        for i in range(0, n, batch_size):
+        for i in progress_bar(range(0, n, batch_size), desc="class distances", unit="block",
+                              delay=2.0):
             A = chunk(i)
             a2 = (A * A).sum(1)
             for j in range(i, n, batch_size):

@@ -50,9 +50,11 @@ def test_table_for_npz_logits(capsys, npz_file):
         assert line.split()[-1] == f"{100 * report[key]:.2f}%"
     nll = next(line for line in lines if line.startswith("NLL"))
     assert nll.split()[-1] == f"{report['nll']:.4f}"
-    # aligned: every value ends in the same column
-    table = lines[1:]
+    # aligned: every value ends in the same column; then one line on P and O
+    table = lines[1:-1]
     assert len({len(line) for line in table}) == 1
+    assert lines[-1].startswith("P = ECE of the predicted class, O = ECE of all outputs")
+    assert "can exceed 100 %" in lines[-1]
 
 
 def test_json_output(capsys, npz_file):
