@@ -34,7 +34,7 @@ from simcalib.datasets._cache import (
     load_array_cache,
     save_array_cache,
 )
-from simcalib.datasets._decode import decode_images
+from simcalib.datasets._decode import CHUNK, decode_images
 from simcalib.datasets._tiny_imagenet import (
     _check_cache_dir,
     _natural_key,
@@ -47,6 +47,7 @@ __all__ = ["load_image_folder", "IMAGE_SUFFIXES"]
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 _SPLIT_TEST = ("test", "val")
 _CACHE_VERSION = 1
+_CHUNK = CHUNK  # images per worker task (a module global, so tests can shrink it)
 _COLOR_MODES = {"rgb": "RGB", "grayscale": "L"}
 _LABELS = ("index", "name")
 
@@ -170,10 +171,12 @@ def _decode_resized(items, *, size, mode):
                 # JPEG: let the decoder shrink by a power of two first (fast)
                 im.draft(mode, (max(w, h), max(w, h)))
                 im = ImageOps.exif_transpose(im)  # photos carry their rotation in EXIF
+                if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                    # composite onto black: a plain convert would keep the
+                    # colour of fully transparent pixels
+                    im = Image.alpha_composite(Image.new("RGBA", im.size, (0, 0, 0, 255)),
+                                               im.convert("RGBA"))
                 if im.mode != mode:
-                    # palette / alpha images go through RGBA so transparency turns black
-                    if im.mode in ("P", "PA", "LA", "RGBA") and mode == "RGB":
-                        im = im.convert("RGBA")
                     im = im.convert(mode)
                 im = ImageOps.fit(im, (w, h), method=Image.Resampling.LANCZOS)
                 arr = np.asarray(im, dtype=np.uint8)
@@ -426,7 +429,7 @@ def load_image_folder(
     def decoded(files, what):
         items = [(str(p), str(p)) for p in files]
         X = decode_images(items, decode, n_jobs=n_jobs, verbose=verbose, what=what,
-                          empty_shape=(size[0], size[1], channels))
+                          chunk=_CHUNK, empty_shape=(size[0], size[1], channels))
         return np.ascontiguousarray(X.transpose(0, 3, 1, 2))
 
     arrays = {

@@ -140,8 +140,8 @@ def train(run, config, data, ood, folder, callbacks=()):
         Method, seed, smoothing parameters, timings, device and
         :func:`~simcalib.metrics.calibration_report` of the test split.
     outputs : dict of str -> ndarray
-        ``logits_<split>`` (float32) for the stored splits and
-        ``logits_ood<i>`` for each OOD set.
+        ``logits_<split>`` (float32) and ``y_<split>`` (the labels, int64)
+        for the stored splits, and ``logits_ood<i>`` for each OOD set.
     """
     from simcalib.classifier import TrainingCheckpoint
 
@@ -161,6 +161,7 @@ def train(run, config, data, ood, folder, callbacks=()):
                    interrupted=bool(getattr(clf, "interrupted_", False)))
     outputs = {f"logits_{split}": clf.decision_function(getattr(data, f"X_{split}")).astype(np.float32)
                for split in OUTPUT_SPLITS["train"]}
+    outputs.update(_labels(data, "train"))
     for i, X in enumerate(ood.values()):
         outputs[f"logits_ood{i}"] = clf.decision_function(X).astype(np.float32)
     if not all(np.all(np.isfinite(v)) for v in outputs.values()):
@@ -180,6 +181,13 @@ def train(run, config, data, ood, folder, callbacks=()):
     return record, outputs
 
 
+def _labels(data, kind):
+    """``y_<split>`` beside the outputs of each stored split: a run's
+    ``outputs.npz`` is then all that ``simcalib evaluate`` needs."""
+    return {f"y_{split}": np.asarray(getattr(data, f"y_{split}"), dtype=np.int64)
+            for split in OUTPUT_SPLITS[kind]}
+
+
 def calibrate(run, config, data, base_outputs, n_ood):
     """Fit the calibrator of a post-hoc run on its base network's held-out logits.
 
@@ -187,13 +195,14 @@ def calibrate(run, config, data, base_outputs, n_ood):
     -------
     record : dict
     outputs : dict of str -> ndarray
-        ``probs_test`` and ``probs_ood<i>``.
+        ``probs_test``, ``y_test`` and ``probs_ood<i>``.
     """
     start = time.monotonic()
     cal = make_calibrator(run.calibrator, data.y_holdout)
     cal.fit(base_outputs["logits_holdout"].astype(np.float64), data.y_holdout)
     outputs = {f"probs_{split}": cal.predict_proba(base_outputs[f"logits_{split}"].astype(np.float64))
                for split in OUTPUT_SPLITS["posthoc"]}
+    outputs.update(_labels(data, "posthoc"))
     for i in range(n_ood):
         outputs[f"probs_ood{i}"] = cal.predict_proba(base_outputs[f"logits_ood{i}"].astype(np.float64))
     seconds = time.monotonic() - start
