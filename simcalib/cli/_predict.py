@@ -180,7 +180,10 @@ def run(args):
             raise CommandError(f"{args.model}: the saved {type(model).__name__} has no "
                                "predict_proba")
         X, files = read_images(images, model, key=args.key, verbose=not args.quiet)
-        probs = np.asarray(model.predict_proba(X), dtype=np.float64)
+        try:
+            probs = np.asarray(model.predict_proba(X), dtype=np.float64)
+        except ValueError as exc:  # images the model's input checks refuse
+            raise CommandError(f"{images}: {exc}") from None
     classes = np.asarray(getattr(model, "classes_", np.arange(probs.shape[1])))
     y_pred = classes[probs.argmax(axis=1)]
     _write(out, probs, y_pred, classes, files)
