@@ -26,6 +26,8 @@ class DirichletCalibrator(_FullLinearCalibrator):
     comparison; ``reg="none"`` is multinomial logistic regression on
     ``log p``.
 
+    Dirichlet calibration and its ODIR regularisation are the method of Kull et al. [1]_.
+
     Parameters
     ----------
     reg : {"odir", "l2", "none"}, default="odir"
@@ -64,6 +66,10 @@ class DirichletCalibrator(_FullLinearCalibrator):
     --------
     DirichletCalibratorCV : chooses ``reg_lambda`` and ``reg_mu`` by
         cross-validation.
+
+    References
+    ----------
+    .. [1] M. Kull, M. Perello-Nieto, M. Kängsepp, T. Silva Filho, H. Song and P. Flach, "Beyond temperature scaling: obtaining well-calibrated multi-class probabilities with Dirichlet calibration", *NeurIPS*, 2019.
 
     Examples
     --------
@@ -139,6 +145,8 @@ class DirichletCalibratorCV(BaseCalibrator):
     experiments of Kull et al. 2019); the best pair is refitted on the
     whole set.
 
+    The grid and the cross-validated choice follow the experiments of Kull et al. [1]_.
+
     Parameters
     ----------
     param_grid : dict or None, default=None
@@ -181,6 +189,10 @@ class DirichletCalibratorCV(BaseCalibrator):
         Class label of each column.
     n_features_in_ : int
         Number of columns of ``X`` seen in ``fit``.
+
+    References
+    ----------
+    .. [1] M. Kull, M. Perello-Nieto, M. Kängsepp, T. Silva Filho, H. Song and P. Flach, "Beyond temperature scaling: obtaining well-calibrated multi-class probabilities with Dirichlet calibration", *NeurIPS*, 2019.
 
     Examples
     --------

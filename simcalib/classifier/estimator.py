@@ -137,6 +137,8 @@ class SimilarityLSClassifier(NeuralNetClassifier):
     the learning rate follows a one-cycle or cosine schedule
     (:class:`~simcalib.classifier.callbacks.LRSchedule`).
 
+    Class-similarity label smoothing is the method of Liu and JaJa [1]_; mixup is that of Zhang et al. [2]_.
+
     Parameters
     ----------
     module : None, str, torch.nn.Module class or instance, default=None
@@ -292,6 +294,11 @@ class SimilarityLSClassifier(NeuralNetClassifier):
     a model fitted on a GPU loads on a CPU-only machine. With
     ``device=None`` a model loads on the device it was fitted on when this
     machine has it, else on the CPU, and ``device`` stays None.
+
+    References
+    ----------
+    .. [1] C. Liu and J. JaJa, "Class-similarity based label smoothing for confidence calibration", *ICANN*, 2021. arXiv:2006.14028.
+    .. [2] H. Zhang, M. Cisse, Y. N. Dauphin and D. Lopez-Paz, "mixup: beyond empirical risk minimization", *ICLR*, 2018.
 
     Examples
     --------

@@ -59,6 +59,8 @@ class AutoencoderSimilarity(BaseSimilarity):
     Inputs are standardised with one global mean and standard deviation
     (learned in ``fit``) before entering the network.
 
+    Latent-space class distances are one of the similarity sources of Liu and JaJa [1]_.
+
     Parameters
     ----------
     latent_dim : int or "auto", default="auto"
@@ -98,6 +100,10 @@ class AutoencoderSimilarity(BaseSimilarity):
         Mean training loss of each epoch.
     input_mean_, input_std_ : float
         Standardisation applied to the inputs.
+
+    References
+    ----------
+    .. [1] C. Liu and J. JaJa, "Class-similarity based label smoothing for confidence calibration", *ICANN*, 2021. arXiv:2006.14028.
 
     Examples
     --------

@@ -31,6 +31,8 @@ class PixelDistanceSimilarity(BaseSimilarity):
     0-255 units, float images in their own units. The smoother z-normalises
     each row, so a global scale does not change the soft labels.
 
+    Pixel-space class distances are one of the similarity sources of Liu and JaJa [1]_.
+
     Parameters
     ----------
     metric : {"l1", "l2"}, default="l2"
@@ -78,6 +80,10 @@ class PixelDistanceSimilarity(BaseSimilarity):
     10000 images of 3x32x32 in 100 classes take 3 s for L2 (a matrix product)
     and 60 s for L1 (no matrix-product form), the 100000 Tiny-ImageNet-32
     training images 245 s for L2; see ``docs/benchmarks/similarity.txt``.
+
+    References
+    ----------
+    .. [1] C. Liu and J. JaJa, "Class-similarity based label smoothing for confidence calibration", *ICANN*, 2021. arXiv:2006.14028.
 
     Examples
     --------

@@ -181,7 +181,7 @@ def _bad_files(tmp_path):
     files["empty"] = (tmp_path / "empty.csv", "header row")
     (tmp_path / "p.txt").write_text("1 2 3")
     files["suffix"] = (tmp_path / "p.txt", "unsupported file type")
-    files["dir"] = (tmp_path, "is a directory")
+    files["dir"] = (tmp_path, "no outputs.npz of simcalib reproduce runs")  # read as runs
     return files
 
 
