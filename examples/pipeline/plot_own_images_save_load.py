@@ -127,7 +127,14 @@ np.save(work / "new_images.npy", data.X_test[picked])
 # Load it in a fresh process
 # --------------------------
 # A new interpreter shares nothing with this one: it finds everything in
-# the folder.
+# the folder. (``PYTHONPATH`` only makes it import the same simcalib as this
+# process, for a source checkout that is not installed.)
+import os
+
+import simcalib
+
+env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    [str(Path(simcalib.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
 code = textwrap.dedent(f"""
     import numpy as np
     from simcalib import load_model
@@ -138,8 +145,9 @@ code = textwrap.dedent(f"""
     for p in proba:
         print(" ".join(f"{{v:.3f}}" for v in p), "->", model.classes_[p.argmax()])
 """)
-fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       check=True)
+fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+if fresh.returncode:
+    raise RuntimeError(f"the fresh process failed:\n{fresh.stderr}")
 print(fresh.stdout)
 print("true labels:", " ".join(data.y_test[picked]))
 printed = np.array([line.split(" ->")[0].split() for line in fresh.stdout.splitlines()[1:]],
@@ -160,7 +168,9 @@ for i, shape in enumerate(SHAPES):
     draw(shape, np.random.default_rng(100 + i)).save(new / f"new_{shape}.png")
 cli = subprocess.run([sys.executable, "-m", "simcalib", "predict", str(folder), str(new),
                       "--out", str(work / "predictions.csv")],
-                     capture_output=True, text=True, check=True)
+                     capture_output=True, text=True, env=env)
+if cli.returncode:
+    raise RuntimeError(f"simcalib predict failed:\n{cli.stderr}")
 print(cli.stdout)
 print((work / "predictions.csv").read_text())
 
