@@ -291,6 +291,12 @@ def _read_manifest(path):
         if _sha256(path / name) != digest:
             raise ValueError(f"{path}: {name} does not match its recorded SHA-256 "
                              "(damaged or modified)")
+    named = [manifest.get("estimator")] + [
+        e.get(k) for e in manifest["networks"] if isinstance(e, dict) for k in ("state", "weights")
+        if e.get(k) is not None or k == "state"]
+    unlisted = [n for n in named if n not in files]
+    if unlisted or not all(isinstance(e, dict) and "class" in e for e in manifest["networks"]):
+        raise ValueError(f"{path / MODEL_FILE} names files without a checksum: {unlisted}")
     return manifest
 
 

@@ -79,6 +79,11 @@ def test_load_refuses_damaged_and_foreign_folders(tmp_path):
         load_model(tmp_path)
     with pytest.raises(ValueError, match="not a folder"):
         load_model(tmp_path / "missing")
+    manifest = json.loads((folder / MODEL_FILE).read_text())
+    (folder / MODEL_FILE).write_text(json.dumps({**manifest, "estimator": "../elsewhere.pkl"}))
+    with pytest.raises(ValueError, match=r"names files without a checksum: \['../elsewhere.pkl'\]"):
+        load_model(folder)
+    (folder / MODEL_FILE).write_text(json.dumps(manifest))
     pkl = folder / "estimator.pkl"
     pkl.write_bytes(pkl.read_bytes()[:-3])
     with pytest.raises(ValueError, match="estimator.pkl does not match its recorded SHA-256"):
