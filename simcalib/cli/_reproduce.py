@@ -148,8 +148,64 @@ def add_parser(subparsers):
     return parser
 
 
+#: Options whose value is a path (by their metavar), and the one that is written.
+_PATH_METAVARS = ("DIR", "PATH")
+_OUTPUT_OPTIONS = ("out",)
+
+
+def portable_path(value, *, output=False, cwd=None):
+    """``value`` as a reader can retype it: relative to the working directory.
+
+    The command written into ``results.md`` is meant to be rerun on another
+    machine, from the same place in the repository. An absolute path of this
+    machine (``/home/me/shared/data/...``) would not exist there, so it is
+    written relative to the directory the command ran in (``../shared/...``
+    from the repository root). An output folder outside that directory
+    (``/tmp/run``) is written as its name alone: the reader chooses where
+    results go, and climbing to another machine's ``/tmp`` helps nobody.
+    Relative paths are kept as typed.
+
+    Parameters
+    ----------
+    value : str
+        The path as given on the command line.
+    output : bool, default=False
+        Whether it is the output folder (``--out``).
+    cwd : str, default=None
+        The directory the command ran in; the current one when None.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> portable_path("/work/shared/data/glove.txt", cwd="/work/main")
+    '../shared/data/glove.txt'
+    >>> portable_path("/tmp/ti_run", output=True, cwd="/work/main")
+    'ti_run'
+    >>> portable_path("runs/digits", output=True, cwd="/work/main")
+    'runs/digits'
+    """
+    text = os.path.expanduser(str(value))
+    if not os.path.isabs(text):
+        return str(value)
+    cwd = os.getcwd() if cwd is None else cwd
+    try:
+        relative = os.path.relpath(text, cwd)
+    except ValueError:  # another drive (Windows): no relative form exists
+        return str(value)
+    if output and (relative == ".." or relative.startswith(".." + os.sep)):
+        return os.path.basename(os.path.normpath(text)) or str(value)
+    return relative
+
+
 def command_line(args, name):
-    """The command that reproduces ``args``: every option that is not at its default."""
+    """The command that reproduces ``args``: every option that is not at its default.
+
+    Paths are written by :func:`portable_path` (no absolute path of this
+    machine reaches ``results.md``).
+    """
     parts = ["simcalib", name]
     parser = getattr(args, "_parser", None)
     for action in parser._actions if parser is not None else ():
@@ -162,6 +218,8 @@ def command_line(args, name):
         if action.nargs == 0:  # store_true
             parts.append(flag)
         else:
+            if action.metavar in _PATH_METAVARS:
+                value = portable_path(value, output=action.dest in _OUTPUT_OPTIONS)
             parts += [flag, shlex.quote(str(value))]
     return " ".join(parts)
 
