@@ -1,28 +1,41 @@
-"""Time the exact class distances of PixelDistanceSimilarity.
+"""Time the exact class distances of PixelDistanceSimilarity against the old path.
 
 Cases (``--cases``):
 
-* ``cifar``: 10000 images of 3x32x32 in 100 classes (goal: L2 in <= 30 s on
-  2 CPU cores). CIFAR-100 pixels are not available offline, so the images are
-  random uint8 values; the cost does not depend on the pixel values
-  (``n^2 d`` multiply-adds, no data-dependent branch).
+* ``cifar``: 10000 images of 3x32x32 in 100 classes. CIFAR-100 pixels are
+  not available offline, so the images are random uint8 values; the cost of
+  the blocked path does not depend on the pixel values (``n^2 d``
+  multiply-adds), that of the histogram path not either (``n d`` counts and
+  a ``K^2 d 255`` product).
 * ``tiny``: the full Tiny-ImageNet-32 training set (100000 images of
   3x32x32, 200 classes) from ``--tiny-imagenet`` (the ``.tar.xz`` archive or
   an extracted folder), or random uint8 data of the same shape with
   ``--random-tiny``.
 
-Each case runs with every ``--metrics`` on every ``--devices`` (``cpu``,
-``numpy``, ``cuda``; ``cuda`` is skipped without a GPU). The exact result is
-checked once per case: on a random subset of 600 images the blocked torch
-result must equal a plain numpy computation to 1e-9 (relative).
+Each case runs every ``--metrics`` on every ``--devices`` (``cpu``,
+``numpy``, ``cuda``; ``cuda`` is skipped without a GPU) twice in the same
+process: the default path (uint8 data: L1 from per-class histograms, L2 from
+exact integer squared distances -- int8 products through ``torch._int_mm``
+on the CPU where it is present and exact, float64 products of the same
+integers on ``numpy`` or without it; the ``path`` column says which ran)
+and the general blocked float64 path that simcalib used for every input
+before (``integer_paths=False``). The table reports both times, their ratio
+and the largest relative difference between the two results. Where the old
+path would take too long (``--old-max-images-l1``, default 20000: L1 on the
+full Tiny-ImageNet set would take about 100 minutes; L2 runs on every image
+by default) it runs on a random class-balanced subset of that many images
+and the new path is timed on the same subset as well as on the full set. In
+addition the result on a random subset of 600 images must equal a plain
+row-by-row numpy computation (``subset err``).
 
 The table is written to ``docs/benchmarks/similarity.txt`` (``--out``) with
 the command and machine information at the top. Run from the repository
-root::
+root (under ``flock /work/compute.lock`` on a shared machine)::
 
-    PYTHONPATH=. python benchmarks/bench_similarity.py --cases cifar
-    PYTHONPATH=. python benchmarks/bench_similarity.py --cases cifar tiny \\
-        --tiny-imagenet ../shared/data/tinyimagenet/tiny-imagenet-200-32px.tar.xz
+    PYTHONPATH=. python benchmarks/bench_similarity.py --cases cifar \\
+        --metrics l1 l2 --devices cpu numpy
+    PYTHONPATH=. python benchmarks/bench_similarity.py --cases tiny --metrics l1 l2 \\
+        --tiny-imagenet ../shared/data/tinyimagenet/tiny-imagenet-200-32px.tar.xz --append
     PYTHONPATH=. python benchmarks/bench_similarity.py --cases tiny --random-tiny \\
         --metrics l1 l2 --devices cuda --append
 """
@@ -42,7 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simcalib.similarity import PixelDistanceSimilarity
+from simcalib.similarity import PixelDistanceSimilarity, _pixel
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TINY = (
@@ -59,12 +72,16 @@ def random_images(n, n_classes, shape=(3, 32, 32), seed=0):
 
 
 def load_tiny_train(path):
-    """Tiny-ImageNet training images (uint8, NCHW) and labels (wnids.txt order)."""
+    """Tiny-ImageNet training images (uint8, NCHW) and labels (wnids.txt order).
+
+    Through the project's loader, which caches the decoded arrays (the
+    first load decodes the archive, later ones memory-map the cache).
+    """
     try:  # the project's loader, when the datasets subpackage is there
         from simcalib.datasets import load_tiny_imagenet
     except ImportError:
         return _read_tiny_train(path)
-    data = load_tiny_imagenet(path, cache=False)
+    data = load_tiny_imagenet(path)
     return np.asarray(data.X_train), np.asarray(data.y_train)
 
 
@@ -116,14 +133,71 @@ def check_exact(X, y, metric, device, rng):
     return float(np.max(np.abs(got.distances_[off] - mean[off]) / mean[off]))
 
 
-def machine_info():
+def _sync(device):
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def time_path(X, y, metric, device, batch_size, integer_paths):
+    """(seconds, (K, K) distances) of one path, on ``device``."""
+    y_idx = np.unique(y, return_inverse=True)[1].reshape(-1)
+    _sync(device)
+    t0 = time.perf_counter()
+    means, _ = _pixel._mean_pairwise(
+        X,
+        y_idx,
+        int(y_idx.max()) + 1,
+        metric=metric,
+        batch_size=batch_size,
+        device=device,
+        integer_paths=integer_paths,
+    )
+    _sync(device)
+    return time.perf_counter() - t0, means
+
+
+def path_name(X, metric, device):
+    """Which computation the default path runs for these data."""
+    if _pixel._byte_range_start(X.reshape(len(X), -1)) is None:
+        return "general"
+    if metric == "l1":
+        return "histogram"
+    torch, dev = _pixel._resolve_device(device)
+    if torch is not None and dev.type != "cpu":
+        return "general"
+    d = int(np.prod(X.shape[1:]))
+    return "int8" if _pixel._exact_int_mm(torch, d) is not None else "f64-int"
+
+
+def balanced_subset(y, m, rng):
+    """Indices of ``m`` images, the same number from every class (sorted)."""
+    classes = np.unique(y)
+    per = max(1, m // len(classes))
+    idx = [rng.choice(np.flatnonzero(y == c), size=per, replace=False) for c in classes]
+    return np.sort(np.concatenate(idx))
+
+
+def rel_diff(a, b):
+    off = ~np.eye(len(a), dtype=bool)
+    return float(np.max(np.abs(a[off] - b[off]) / b[off]))
+
+
+def machine_info(load_start):
     import scipy
     import sklearn
 
     lines = [
         f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
         f"scikit-learn {sklearn.__version__}",
-        f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} logical CPUs",
+        f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} logical CPUs, "
+        f"load average {load_start:.2f} at start, {os.getloadavg()[0]:.2f} at end"
+        + "".join(
+            f", {v}={os.environ[v]}"
+            for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+            if v in os.environ
+        ),
     ]
     try:
         cpu = next(
@@ -165,6 +239,22 @@ def main(argv=None):
         "--random-tiny", action="store_true", help="random data for the tiny case"
     )
     parser.add_argument("--batch-size", type=int, default=2048)
+    parser.add_argument(
+        "--old-max-images-l1",
+        type=int,
+        default=20000,
+        help="run the old L1 path on a class-balanced subset of at most this many "
+        "images (it takes about 100 minutes on all of Tiny-ImageNet)",
+    )
+    parser.add_argument(
+        "--old-max-images-l2",
+        type=int,
+        default=100000,
+        help="the same for the old L2 path (default: every image)",
+    )
+    parser.add_argument(
+        "--shared", action="store_true", help="note that the machine was shared"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument(
         "--out", default=str(ROOT / "docs" / "benchmarks" / "similarity.txt")
@@ -175,6 +265,7 @@ def main(argv=None):
         help="add this run as a new section of --out instead of replacing it",
     )
     args = parser.parse_args(argv)
+    load_start = os.getloadavg()[0]
 
     try:
         import torch
@@ -185,7 +276,7 @@ def main(argv=None):
     except ImportError:
         has_cuda = False
 
-    rows = []
+    rows, skipped = [], []
     rng = np.random.default_rng(0)
     for case in args.cases:
         if case == "cifar":
@@ -197,41 +288,55 @@ def main(argv=None):
         else:
             t0 = time.perf_counter()
             X, y = load_tiny_train(args.tiny_imagenet)
-            source = f"Tiny-ImageNet-32 train set (decoded in {time.perf_counter() - t0:.0f} s)"
+            source = (
+                "Tiny-ImageNet-32 train set (loaded in "
+                f"{time.perf_counter() - t0:.0f} s, simcalib.datasets.load_tiny_imagenet)"
+            )
         K = len(np.unique(y))
         print(f"{case}: {X.shape} {X.dtype}, {K} classes, {source}", file=sys.stderr)
         for device in args.devices:
             if device.startswith("cuda") and not has_cuda:
                 print(f"  skip {device}: no GPU", file=sys.stderr)
+                skipped.append(device)
                 continue
             for metric in args.metrics:
                 err = check_exact(X, y, metric, device, rng)
-                sim = PixelDistanceSimilarity(
-                    metric, device=device, batch_size=args.batch_size
-                )
-                if device.startswith("cuda"):
-                    torch.cuda.synchronize()
-                t0 = time.perf_counter()
-                sim.fit(X, y)
-                if device.startswith("cuda"):
-                    torch.cuda.synchronize()
-                seconds = time.perf_counter() - t0
+                t_new, d_new = time_path(X, y, metric, device, args.batch_size, True)
+                print(f"  {metric} {device}: new {t_new:.1f} s", file=sys.stderr)
+                n_old = X.shape[0]
+                old_max = getattr(args, f"old_max_images_{metric}")
+                if n_old > old_max:
+                    sub = balanced_subset(y, old_max, rng)
+                    Xs, ys = X[sub], y[sub]
+                    n_old = len(sub)
+                    t_new_sub, d_cmp = time_path(
+                        Xs, ys, metric, device, args.batch_size, True
+                    )
+                else:
+                    Xs, ys, t_new_sub, d_cmp = X, y, t_new, d_new
+                t_old, d_old = time_path(Xs, ys, metric, device, args.batch_size, False)
+                diff = rel_diff(d_cmp, d_old)
                 print(
-                    f"  {metric} {device}: {seconds:.1f} s (subset rel. error {err:.1e})",
+                    f"  {metric} {device}: old {t_old:.1f} s on {n_old} images "
+                    f"(new {t_new_sub:.2f} s there), rel. diff {diff:.1e}",
                     file=sys.stderr,
                 )
                 rows.append(
-                    (
-                        case,
-                        X.shape[0],
-                        int(np.prod(X.shape[1:])),
-                        K,
-                        metric,
-                        device,
-                        args.batch_size,
-                        seconds,
-                        err,
-                        source,
+                    dict(
+                        case=case,
+                        n=X.shape[0],
+                        d=int(np.prod(X.shape[1:])),
+                        K=K,
+                        metric=metric,
+                        device=device,
+                        path=path_name(X, metric, device),
+                        new=t_new,
+                        n_old=n_old,
+                        new_sub=t_new_sub,
+                        old=t_old,
+                        diff=diff,
+                        err=err,
+                        source=source,
                     )
                 )
 
@@ -242,29 +347,51 @@ def main(argv=None):
     lines = [
         "# simcalib class-distance benchmark (PixelDistanceSimilarity, exact)",
         f"command: {cmd.strip()}",
-        *machine_info(),
+        *machine_info(load_start),
         "",
     ]
     lines.append(
         f"{'case':6} {'n':>7} {'d':>5} {'K':>4} {'metric':6} {'device':7} "
-        f"{'batch':>5} {'seconds':>8} {'subset rel err':>14}"
+        f"{'path':9} {'new s':>8} {'old on n':>8} {'new s':>8} {'old s':>8} {'ratio':>7} "
+        f"{'old/new diff':>12} {'subset err':>10}"
     )
-    for case, n, d, K, metric, device, batch, seconds, err, _ in rows:
+    for r in rows:
         lines.append(
-            f"{case:6} {n:7d} {d:5d} {K:4d} {metric:6} {device:7} {batch:5d} "
-            f"{seconds:8.1f} {err:14.1e}"
+            f"{r['case']:6} {r['n']:7d} {r['d']:5d} {r['K']:4d} {r['metric']:6} "
+            f"{r['device']:7} {r['path']:9} {r['new']:8.2f} {r['n_old']:8d} {r['new_sub']:8.2f} "
+            f"{r['old']:8.1f} {r['old'] / r['new_sub']:6.0f}x {r['diff']:12.1e} "
+            f"{r['err']:10.1e}"
         )
     lines.append("")
-    for source in dict.fromkeys(r[9] for r in rows):
+    for source in dict.fromkeys(r["source"] for r in rows):
         lines.append(f"data: {source}")
+    lines.append(
+        "path: histogram = L1 from per-class cumulative histograms; int8 = L2 "
+        "from torch._int_mm products; f64-int = L2 from float64 products of the "
+        "same integers (no usable _int_mm); general = the blocked float64 path."
+    )
+    lines.append(
+        "new s: the default path on all n images; old on n: images the old "
+        "(general float64 blocked) path ran on, with the new path's time on the "
+        "same images, the old time and their ratio; old/new diff: largest "
+        "relative difference of the off-diagonal distances between the two."
+    )
     lines.append(
         f"peak resident memory of the process: {peak_mb:.0f} MiB "
         "(includes the uint8 images; no n x n matrix is held)"
     )
     lines.append(
-        "subset rel err: max relative difference, on 600 random images, between the "
-        "blocked result and a plain row-by-row numpy computation."
+        "subset err: max relative difference, on 600 random images, between the "
+        "default result and a plain row-by-row numpy computation."
     )
+    for device in dict.fromkeys(skipped):
+        lines.append(f"{device}: requested but no GPU is present here: unmeasured")
+    if args.shared:
+        lines.append(
+            "the machine was shared with other jobs during this run "
+            "(load average above shows how busy): compare the ratios, not "
+            "absolute times"
+        )
     text = "\n".join(lines) + "\n"
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

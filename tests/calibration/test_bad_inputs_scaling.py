@@ -1,18 +1,22 @@
 """Bad inputs to the scaling calibrators and the netcal adapter.
 
-TemperatureScaling, EnsembleTemperatureScaling, VectorScaling, MatrixScaling
-and NetcalCalibrator: every bad parameter or input is a ValueError naming it
+TemperatureScaling, EnsembleTemperatureScaling, VectorScaling, MatrixScaling,
+DirichletCalibrator (both solvers), DirichletCalibratorCV and
+NetcalCalibrator: every bad parameter or input is a ValueError naming it
 (NotFittedError before fit), raised before any fitted attribute changes -- a
 failed refit leaves the earlier fit predicting bit for bit as before.
 """
 
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from simcalib.calibration import (
+    DirichletCalibrator,
+    DirichletCalibratorCV,
     EnsembleTemperatureScaling,
     MatrixScaling,
     NetcalCalibrator,
@@ -28,8 +32,15 @@ CALIBRATORS = {
     "VectorScaling": VectorScaling,
     "MatrixScaling": MatrixScaling,
     "NetcalCalibrator": NetcalCalibrator,
+    "DirichletCalibrator": DirichletCalibrator,
+    "DirichletCalibrator-lbfgs": partial(DirichletCalibrator, solver="lbfgs"),
+    "DirichletCalibratorCV": partial(
+        DirichletCalibratorCV, param_grid={"reg_lambda": [0.1, 1.0], "reg_mu": [1.0]}, cv=3
+    ),
 }
-ITERATIVE = ["TemperatureScaling", "EnsembleTemperatureScaling", "VectorScaling", "MatrixScaling"]
+ITERATIVE = ["TemperatureScaling", "EnsembleTemperatureScaling", "VectorScaling", "MatrixScaling",
+             "DirichletCalibrator", "DirichletCalibrator-lbfgs", "DirichletCalibratorCV"]
+PENALISED = ["MatrixScaling", "DirichletCalibrator", "DirichletCalibrator-lbfgs"]
 
 Z, Y = overconfident_logits(90, 3, seed=1)
 
@@ -50,7 +61,8 @@ def test_bad_max_iter(name, value):
 
 
 @pytest.mark.parametrize("value", [0.0, -1.0, 1.0, 10.0, np.nan, np.inf, True, "1e-6"])
-@pytest.mark.parametrize("name", ["VectorScaling", "MatrixScaling"])
+@pytest.mark.parametrize("name", ["VectorScaling", "MatrixScaling", "DirichletCalibrator",
+                                  "DirichletCalibrator-lbfgs", "DirichletCalibratorCV"])
 def test_bad_tol(name, value):
     with pytest.raises(ValueError, match="tol must be"):
         CALIBRATORS[name](tol=value).fit(Z, Y)
@@ -58,9 +70,10 @@ def test_bad_tol(name, value):
 
 @pytest.mark.parametrize("param", ["reg_lambda", "reg_mu"])
 @pytest.mark.parametrize("value", [-1.0, np.nan, np.inf, -np.inf, 1e300, True, "1"])
-def test_bad_matrix_penalty(param, value):
+@pytest.mark.parametrize("name", PENALISED)
+def test_bad_matrix_penalty(name, param, value):
     with pytest.raises(ValueError, match=f"{param} must be"):
-        MatrixScaling(**{param: value}).fit(Z, Y)
+        CALIBRATORS[name](**{param: value}).fit(Z, Y)
 
 
 @pytest.mark.parametrize(
@@ -154,7 +167,8 @@ def test_failed_parameter_check_leaves_the_fit_intact(name):
     np.testing.assert_array_equal(est.predict_proba(Z), proba)
 
 
-@pytest.mark.parametrize("name", ["VectorScaling", "MatrixScaling"])
+@pytest.mark.parametrize("name", ["VectorScaling", "MatrixScaling", "DirichletCalibrator",
+                                  "DirichletCalibrator-lbfgs"])
 def test_iteration_limit_warns(name):
     with pytest.warns(ConvergenceWarning, match="did not converge after 1 iterations"):
         CALIBRATORS[name](max_iter=1).fit(Z, Y)
@@ -204,6 +218,9 @@ def test_temperature_on_separable_logits_is_optimal():
         ("VectorScaling", "simcalib.calibration._linear.minimize"),
         ("MatrixScaling", "simcalib.calibration._linear.minimize"),
         ("NetcalCalibrator", "simcalib.calibration._netcal.softmax"),
+        ("DirichletCalibrator", "simcalib.calibration._dirichlet.fit_linear_newton"),
+        ("DirichletCalibrator-lbfgs", "simcalib.calibration._dirichlet.fit_full_linear"),
+        ("DirichletCalibratorCV", "simcalib.calibration._dirichlet._fold_path"),
     ],
 )
 def test_interrupted_refit_leaves_the_fit_intact(monkeypatch, name, target):
