@@ -3,8 +3,9 @@
 Every long loop of simcalib -- the runs and epochs of ``simcalib
 reproduce``, the training epochs of
 :class:`~simcalib.classifier.SimilarityLSClassifier`, decoding an image
-dataset, class distances over many images, autoencoder training and the
-cross-validation grid of :class:`~simcalib.calibration.DirichletCalibratorCV`
+dataset, class distances over many images (every exact path), autoencoder
+training and the cross-validation grid of
+:class:`~simcalib.calibration.DirichletCalibratorCV`
 -- reports its progress through :func:`progress_bar`, a :mod:`tqdm` bar with
 one rule:
 
@@ -232,7 +233,8 @@ def write(line, file=None):
 
 
 @contextlib.contextmanager
-def joblib_progress(*, total=None, desc=None, unit="fit", enabled=True, file=None, delay=0.0):
+def joblib_progress(*, total=None, desc=None, unit="fit", enabled=True, file=None, delay=0.0,
+                    **kwargs):
     """Show the tasks finished by the next :class:`joblib.Parallel` call as a bar.
 
     scikit-learn's :class:`~sklearn.model_selection.GridSearchCV`,
@@ -257,6 +259,8 @@ def joblib_progress(*, total=None, desc=None, unit="fit", enabled=True, file=Non
         Where to draw (standard error when None).
     delay : float, default=0.0
         Seconds before the bar first appears.
+    **kwargs
+        Passed to :func:`progress_bar` (and on to :class:`tqdm.tqdm`).
 
     Yields
     ------
@@ -277,7 +281,7 @@ def joblib_progress(*, total=None, desc=None, unit="fit", enabled=True, file=Non
     import joblib
 
     bar = progress_bar(total=total, desc=desc, unit=unit, enabled=enabled, file=file,
-                       delay=delay)
+                       delay=delay, **kwargs)
     original = joblib.Parallel.print_progress
     owner = []
 

@@ -94,7 +94,7 @@ def test_joblib_progress_counts_the_fits_of_a_grid_search():
 
 
 def test_dirichlet_grid_shows_a_bar_on_a_terminal(monkeypatch):
-    from simcalib.calibration import DirichletCalibratorCV, _dirichlet
+    from simcalib.calibration import DirichletCalibratorCV
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 240)
@@ -107,13 +107,40 @@ def test_dirichlet_grid_shows_a_bar_on_a_terminal(monkeypatch):
             bars.append(bar)
             yield bar
 
-    monkeypatch.setattr(_dirichlet, "joblib_progress", without_delay)
+    # the namespace the fit uses (a doctest run may import the module a second time)
+    monkeypatch.setitem(DirichletCalibratorCV._fit_validated.__globals__, "joblib_progress",
+                        without_delay)
     grid = {"reg_lambda": [0.01, 1.0], "reg_mu": [0.1]}
     for stream, drawn in [(io.StringIO(), False), (FakeTerminal(), True)]:
         monkeypatch.setattr(sys, "stderr", stream)
         DirichletCalibratorCV(param_grid=grid, cv=3).fit(Z, y)
         assert ("Dirichlet grid" in stream.getvalue()) is drawn
-    assert bars[-1].n == 6 and "/6 [" in stream.getvalue()  # 2 candidates x 3 folds
+    # one step per fold (each walks the 2 candidates, warm-started)
+    assert bars[-1].n == 3 and "/3 [" in stream.getvalue()
+
+
+@pytest.mark.parametrize("metric, dtype", [("l1", np.uint8), ("l2", np.uint8),
+                                           ("l1", np.float64), ("l2", np.float64)])
+def test_class_distances_bar_on_a_terminal_and_not_in_a_pipe(monkeypatch, metric, dtype):
+    """Every path of the class distances (exact uint8 paths and the general one)."""
+    from simcalib.similarity import _pixel
+
+    # small data ends before the usual 2 s delay; patched in the namespace the
+    # function uses (a doctest run may import the module a second time)
+    namespace = _pixel.mean_pairwise_class_distances.__globals__
+    shown = namespace["progress_bar"]
+    monkeypatch.setitem(namespace, "progress_bar",
+                        lambda *a, **kw: shown(*a, **{**kw, "delay": 0.0, "mininterval": 0}))
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, size=(60, 3 * 8 * 8)).astype(dtype)
+    y = np.repeat(np.arange(3), 20)
+    results = []
+    for stream, drawn in [(io.StringIO(), False), (FakeTerminal(), True)]:
+        monkeypatch.setattr(sys, "stderr", stream)
+        results.append(_pixel.mean_pairwise_class_distances(X, y, metric=metric, batch_size=16,
+                                                            device="cpu"))
+        assert ("class distances" in stream.getvalue()) is drawn, stream.getvalue()
+    np.testing.assert_array_equal(results[0][0], results[1][0])  # the bar changes nothing
 
 
 def test_decoding_bar_on_a_terminal_and_not_in_a_pipe(tmp_path, monkeypatch):

@@ -374,7 +374,9 @@ def _l1_class_sums_histogram_numpy(X, lo, y_idx, n_classes):
         threadpool_limits(limits=1, user_api="blas"),
         ThreadPoolExecutor(n_workers) as pool,
     ):
-        parts = list(pool.map(chunk_sums, starts))
+        # a bar over the coordinate chunks (a terminal only)
+        parts = list(progress_bar(pool.map(chunk_sums, starts), total=len(starts),
+                                  desc="class distances", unit="chunk", delay=2.0))
     # integer sums: exact in any order
     totals = np.sum([p[0] for p in parts], axis=0, dtype=np.int64)
     cross = np.sum([p[1] for p in parts], axis=0, dtype=np.int64)
@@ -403,7 +405,8 @@ def _l1_class_sums_histogram_torch(torch, dev, X, lo, y_idx, n_classes):
     base = (yt * bins)[:, None] + torch.arange(chunk, device=dev) * n_levels
     cross = torch.zeros((n_classes, n_classes), dtype=torch.int64, device=dev)
     totals = torch.zeros(n_classes, dtype=torch.int64, device=dev)
-    for c0 in range(0, d, chunk):
+    for c0 in progress_bar(range(0, d, chunk), desc="class distances", unit="chunk",
+                           delay=2.0):
         m = min(chunk, d - c0)
         idx = base[:, :m] + (Xt[:, c0 : c0 + m].to(torch.int64) - lo)
         hist = torch.bincount(idx.reshape(-1), minlength=n_classes * bins)
@@ -562,8 +565,11 @@ def _l2_class_sums_bytes(torch, X, lo, y_idx, n_classes, batch_size):
             threadpool_limits(limits=1, user_api="blas"),
             ThreadPoolExecutor(n_workers) as pool,
         ):
-            # one task per block pair, handed to whichever thread is free
-            done = list(pool.map(class_sums, range(len(pairs))))
+            # one task per block pair, handed to whichever thread is free;
+            # a bar over the pairs (a terminal only), advanced in their order
+            done = list(progress_bar(pool.map(class_sums, range(len(pairs))),
+                                     total=len(pairs), desc="class distances",
+                                     unit="block", delay=2.0))
     finally:
         if torch is not None:
             torch.set_num_threads(previous)
