@@ -117,14 +117,28 @@ def add_parser(subparsers):
     parser.add_argument("--width", type=int, help="base width of ResNets / small (e.g. 16 for a small run)")
     parser.add_argument("--methods", default="all",
                         help="comma-separated: one-hot,ts,uniform,mixup,dir-odir,ets,l1,l2,ae,we "
-                             "or 'all' (default)")
+                             "or 'all' (default: the paper's ten), and the extra columns "
+                             "l2+ts,we+ts (TS on the smoothed network) and l2-cv,we-cv (alpha "
+                             "and beta by GridSearchCV on the training data), e.g. "
+                             "'all,we+ts,we-cv'")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (resumable)")
     add_training_arguments(parser, epochs=30, batch_size=128, lr=2e-3)
     parser.add_argument("--weight-decay", type=float, default=5e-4, help="AdamW weight decay (default 5e-4)")
+    parser.add_argument("--augment", choices=["auto", "none", "crop_flip", "crop", "flip"],
+                        default="auto",
+                        help="training augmentation (default auto: crop + flip for 32-pixel "
+                             "images and larger, none for digits); 'none' with --weight-decay 0 "
+                             "gives the over-confident one-hot networks of the paper in few epochs")
     parser.add_argument("--mixup-alpha", type=float, default=0.2, help="mixup Beta(a, a) (default 0.2)")
     parser.add_argument("--holdout", type=float, default=0.1,
-                        help="fraction of training data held out for post-hoc calibration (default 0.1)")
+                        help="fraction of the --holdout-from split held out for post-hoc "
+                             "calibration (default 0.1)")
+    parser.add_argument("--holdout-from", choices=["train", "test"], default="train",
+                        help="where the calibration images come from: 'train' (held out from the "
+                             "training images, default) or 'test' (drawn per class from the test "
+                             "split, e.g. --holdout 0.5: one distribution for calibration and "
+                             "test, which Tiny-ImageNet needs)")
     parser.add_argument("--max-classes", type=int, help="reduced run: only the first classes")
     parser.add_argument("--max-train-per-class", type=int,
                         help="reduced run: only the first training images of each class")
@@ -140,6 +154,14 @@ def add_parser(subparsers):
     parser.add_argument("--sweep-method", choices=["l1", "l2", "ae", "we"],
                         help="similarity method of the sweeps (default: we with --word-vectors, else l2)")
     parser.add_argument("--no-sweeps", action="store_true", help="skip Fig. 2")
+    parser.add_argument("--cv-alphas", metavar="LIST", default="0.05,0.1,0.2",
+                        help="alphas searched by the l2-cv / we-cv columns (default 0.05,0.1,0.2)")
+    parser.add_argument("--cv-betas", metavar="LIST", default="1,2,4",
+                        help="betas searched by the l2-cv / we-cv columns (default 1,2,4)")
+    parser.add_argument("--cv-folds", type=int, default=3,
+                        help="stratified folds of the training images in that search (default 3)")
+    parser.add_argument("--cv-jobs", type=int, default=1,
+                        help="processes of that search, one thread each (default 1)")
     parser.add_argument("--no-ood", action="store_true", help="skip Fig. 3")
     parser.add_argument("--ood-dataset", choices=["tiny-imagenet", "cifar100", "digits", "folder"],
                         help="Fig. 3 'other dataset' (default: crops of scikit-learn's sample photos)")
@@ -309,10 +331,12 @@ def build_config(args):
         batch_size=args.batch_size,
         lr=args.lr,
         weight_decay=args.weight_decay,
+        augment=args.augment,
         alpha=args.alpha,
         beta=args.beta,
         mixup_alpha=args.mixup_alpha,
         holdout=args.holdout,
+        holdout_from=args.holdout_from,
         max_classes=args.max_classes,
         max_train_per_class=args.max_train_per_class,
         word_vectors=args.word_vectors,
@@ -323,6 +347,10 @@ def build_config(args):
         sweep_alphas=alphas,
         sweep_betas=betas,
         sweep_method=args.sweep_method,
+        cv_alphas=_floats(args.cv_alphas, "--cv-alphas"),
+        cv_betas=_floats(args.cv_betas, "--cv-betas"),
+        cv_folds=args.cv_folds,
+        cv_jobs=args.cv_jobs,
         ood=not args.no_ood,
         ood_dataset=args.ood_dataset,
         ood_data_dir=args.ood_data_dir,

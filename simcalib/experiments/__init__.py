@@ -2,7 +2,8 @@
 
 ``METHODS`` / :func:`get_methods`
     The paper's ten columns (one-hot, TS, uniform, mixup, Dir-ODIR, ETS, L1,
-    L2, AE, WE) in its order.
+    L2, AE, WE) in its order; ``EXTRA_METHODS`` adds "L2 + TS", "WE + TS"
+    and the cross-validated "L2 (CV)", "WE (CV)" (``ALL_METHODS``: both).
 :class:`ExperimentConfig`, :func:`run_experiment`
     Train every training-time method, fit every post-hoc method on a
     held-out split, evaluate on the test split; resumable; tables and figures.
@@ -28,7 +29,13 @@ from simcalib.experiments._figures import (
     plot_reliability_grid,
     plot_sweeps,
 )
-from simcalib.experiments._methods import METHODS, Method, get_methods
+from simcalib.experiments._methods import (
+    ALL_METHODS,
+    EXTRA_METHODS,
+    METHODS,
+    Method,
+    get_methods,
+)
 from simcalib.experiments._runner import (
     ExperimentConfig,
     ExperimentResult,
@@ -42,7 +49,9 @@ from simcalib.experiments._tables import (
 )
 
 __all__ = [
+    "ALL_METHODS",
     "DATASETS",
+    "EXTRA_METHODS",
     "METHODS",
     "TABLE_ROWS",
     "ExperimentConfig",

@@ -16,6 +16,10 @@ __all__ = ["ExperimentConfig", "ExperimentResult", "check_config"]
 
 #: Similarity sources a sweep may use.
 SWEEP_METHODS = ("l1", "l2", "ae", "we")
+#: Training augmentations of the networks ("auto": by image size).
+AUGMENTATIONS = ("auto", "none", "crop_flip", "crop", "flip")
+#: Where the calibration split of the post-hoc methods may come from.
+HOLDOUT_SOURCES = ("train", "test")
 #: Seeds must fit numpy's and torch's seeding (unsigned 32-bit).
 MAX_SEED = 2**32 - 1
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -48,14 +52,27 @@ class ExperimentConfig:
         tables show mean +- std over seeds.
     epochs, batch_size, lr, weight_decay : training settings
         AdamW with a one-cycle schedule peaking at ``lr``.
+    augment : {"auto", "none", "crop_flip", "crop", "flip"}, default="auto"
+        Training augmentation; ``"auto"``: random crop and flip for images
+        of 32 pixels or more, none for the 8x8 digits. ``"none"`` lets a
+        network memorise its training images, the over-confident regime of
+        the paper's one-hot networks, in few epochs.
     alpha, beta : float, default=0.1, 2.0
         Smoothing mass in [0, 1] (uniform and similarity methods) and
         similarity sharpness >= 0 of the main table.
     mixup_alpha : float, default=0.2
         Beta(a, a) parameter of mixup training (> 0).
     holdout : float, default=0.1
-        Fraction in (0, 1) of the training data held out for the post-hoc
-        calibrators.
+        Fraction in (0, 1) of the ``holdout_from`` split held out for the
+        post-hoc calibrators.
+    holdout_from : {"train", "test"}, default="train"
+        Where the calibration images of the post-hoc methods come from.
+        ``"train"``: held out from the training images (stratified; the
+        networks train on the rest). ``"test"``: drawn per class from the
+        test split, which keeps the rest; use it when the test images come
+        from another distribution than the training images, as
+        Tiny-ImageNet's official val images do (a calibrator fitted on
+        held-out training images then learns the wrong temperature).
     max_classes, max_train_per_class : int, default=None
         Reduced runs: the first classes (>= 2) / training images per class (>= 2).
     word_vectors : str, default=None
@@ -73,6 +90,15 @@ class ExperimentConfig:
     sweep_method : str, default=None
         Similarity method of the sweeps; None: ``"we"`` with word vectors,
         else ``"l2"``.
+    cv_alphas, cv_betas : tuple of float, default=(0.05, 0.1, 0.2), (1.0, 2.0, 4.0)
+        Grid of the cross-validated columns (``"l2-cv"``, ``"we-cv"``):
+        alpha in [0, 1], beta >= 0.
+    cv_folds : int, default=3
+        Stratified folds (>= 2) of that search, drawn from the training
+        images only, shuffled with the run's seed.
+    cv_jobs : int, default=1
+        Processes of that search (``GridSearchCV(n_jobs=...)``; each fit
+        then uses one thread).
     ood : bool, default=True
         Fig. 3: confidences on another dataset's images and uniform noise.
     ood_dataset, ood_data_dir : str, default=None
@@ -102,10 +128,12 @@ class ExperimentConfig:
     batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 5e-4
+    augment: str = "auto"
     alpha: float = 0.1
     beta: float = 2.0
     mixup_alpha: float = 0.2
     holdout: float = 0.1
+    holdout_from: str = "train"
     max_classes: int | None = None
     max_train_per_class: int | None = None
     word_vectors: str | None = None
@@ -116,6 +144,10 @@ class ExperimentConfig:
     sweep_alphas: tuple = ()
     sweep_betas: tuple = ()
     sweep_method: str | None = None
+    cv_alphas: tuple = (0.05, 0.1, 0.2)
+    cv_betas: tuple = (1.0, 2.0, 4.0)
+    cv_folds: int = 3
+    cv_jobs: int = 1
     ood: bool = True
     ood_dataset: str | None = None
     ood_data_dir: str | None = None
@@ -126,10 +158,11 @@ class ExperimentConfig:
     #: (methods, seeds, sweeps), where things are (paths, device), the log,
     #: and the OOD inputs (stored with their own key in every run, and
     #: recomputed when they change). The word vectors of WE runs are
-    #: identified by their content, per run.
+    #: identified by their content, and the grid of a cross-validated run
+    #: by its values, per run.
     _FREE = ("methods", "seeds", "sweep_alphas", "sweep_betas", "sweep_method",
              "device", "quiet", "data_dir", "ood_data_dir", "word_vectors", "n_ood", "ood",
-             "ood_dataset")
+             "ood_dataset", "cv_alphas", "cv_betas", "cv_folds", "cv_jobs")
 
     def identity(self):
         """The settings a finished run's numbers depend on (stored in config.json).
@@ -249,11 +282,17 @@ def check_config(config, name_of=None):
     # the optimizer computes in float32: larger values overflow inside torch
     check_scalar_in_range(c.lr, n("lr"), lo=0.0, lo_open=True, hi=_FLOAT32_MAX)
     check_scalar_in_range(c.weight_decay, n("weight_decay"), lo=0.0, hi=_FLOAT32_MAX)
+    if c.augment not in AUGMENTATIONS:
+        raise ValueError(f"{n('augment')} must be one of {', '.join(AUGMENTATIONS)}; "
+                         f"got {c.augment!r}")
     check_scalar_in_range(c.alpha, n("alpha"), lo=0.0, hi=1.0)
     check_scalar_in_range(c.beta, n("beta"), lo=0.0)
     # mixup_alpha = 0 would make the mixup column plain one-hot training.
     check_scalar_in_range(c.mixup_alpha, n("mixup_alpha"), lo=0.0, lo_open=True)
     check_scalar_in_range(c.holdout, n("holdout"), lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    if c.holdout_from not in HOLDOUT_SOURCES:
+        raise ValueError(f"{n('holdout_from')} must be one of {', '.join(HOLDOUT_SOURCES)}; "
+                         f"got {c.holdout_from!r}")
     optional_int("max_classes", 2)
     # The held-out split is stratified: every class needs two images.
     optional_int("max_train_per_class", 2)
@@ -267,6 +306,16 @@ def check_config(config, name_of=None):
         raise ValueError(f"{n('sweep_method')} must be one of {', '.join(SWEEP_METHODS)}; "
                          f"got {c.sweep_method!r}")
     sweep_uses_we = bool(alphas or betas) and c.sweep_method == "we"
+    cv_alphas = _real_tuple(c.cv_alphas, n("cv_alphas"), lo=0.0, hi=1.0)
+    cv_betas = _real_tuple(c.cv_betas, n("cv_betas"), lo=0.0)
+    check_scalar_in_range(c.cv_folds, n("cv_folds"), lo=2, integer=True)
+    check_scalar_in_range(c.cv_jobs, n("cv_jobs"), lo=1, integer=True)
+    if any(m.search for m in methods):
+        for name, grid in (("cv_alphas", cv_alphas), ("cv_betas", cv_betas)):
+            if not grid:
+                raise ValueError(f"{n(name)} is empty; the cross-validated columns need a grid")
+            if len(set(grid)) != len(grid):
+                raise ValueError(f"{n(name)} lists a value twice: {list(grid)}")
     if c.word_vectors is None:
         if any(m.targets == "we" for m in methods) or sweep_uses_we:
             raise ValueError(f"the WE method needs word vectors ({n('word_vectors')} PATH)")

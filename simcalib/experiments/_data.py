@@ -25,8 +25,9 @@ class ExperimentData:
     X_train, y_train : ndarray
         Images (n, C, H, W) the networks are trained on, labels in [0, K).
     X_holdout, y_holdout : ndarray
-        Held out from the training data: the post-hoc calibrators are fitted
-        on the one-hot network's logits of these.
+        The calibration split: the post-hoc calibrators are fitted on a
+        network's logits of these. Held out from the training data, or drawn
+        from the test split (see ``holdout_from``).
     X_test, y_test : ndarray
         Evaluation split.
     class_names : list of str
@@ -36,6 +37,8 @@ class ExperimentData:
         comma-separated synonyms of ``words.txt`` for Tiny-ImageNet.
     name : str
         Dataset name.
+    holdout_from : {"train", "test"}, default="train"
+        Which split the calibration images were drawn from.
 
     Examples
     --------
@@ -53,6 +56,7 @@ class ExperimentData:
     class_names: list
     word_names: list
     name: str
+    holdout_from: str = "train"
 
     @property
     def n_classes(self):
@@ -107,6 +111,7 @@ def load_experiment_data(
     max_classes=None,
     max_train_per_class=None,
     holdout=0.1,
+    holdout_from="train",
     random_state=0,
     verbose=False,
     image_size=None,
@@ -125,9 +130,23 @@ def load_experiment_data(
     max_train_per_class : int, default=None
         Keep only the first training images of each class (before the
         held-out split); the test split is reduced to the kept classes only.
+        Digits has no official test split (scikit-learn ships one pool of
+        1797 images, split at random by
+        :func:`~simcalib.datasets.load_digits_images`), so there the
+        training images left out join the test split: 4 images per class
+        train the network and the other 1757 evaluate it.
     holdout : float, default=0.1
-        Fraction of the training images (stratified) held out to fit the
-        post-hoc calibrators. Every method trains on the same remaining images.
+        Fraction of the ``holdout_from`` split (stratified by class) held
+        out to fit the post-hoc calibrators.
+    holdout_from : {"train", "test"}, default="train"
+        ``"train"``: the calibration images are held out from the training
+        images and every method trains on the same remaining images.
+        ``"test"``: they are drawn per class from the test split, which
+        keeps the rest, and the networks train on every training image.
+        The second removes any shift between training and test
+        distribution from the calibrators: on Tiny-ImageNet the official
+        val images are harder than held-out training images, so a
+        temperature fitted on the latter is too small for the former.
     random_state : int, default=0
         Seed of the held-out split (the same for every method and seed, so
         that the methods are compared on identical data).
@@ -145,10 +164,16 @@ def load_experiment_data(
     >>> d = load_experiment_data("digits", max_classes=3)
     >>> d.n_classes, d.image_shape, sorted(set(d.y_test.tolist()))
     (3, (1, 8, 8), [0, 1, 2])
+    >>> d = load_experiment_data("digits", max_train_per_class=4, holdout=0.5,
+    ...                          holdout_from="test")
+    >>> len(d.y_train), len(d.y_holdout), len(d.y_test)
+    (40, 879, 878)
     """
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
     check_scalar_in_range(holdout, "holdout", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    if holdout_from not in ("train", "test"):
+        raise ValueError(f"holdout_from must be 'train' or 'test'; got {holdout_from!r}")
     if max_classes is not None:
         check_scalar_in_range(max_classes, "max_classes", lo=2, integer=True)
     if max_train_per_class is not None:
@@ -170,25 +195,47 @@ def load_experiment_data(
         word_names = word_names[:max_classes]
     if max_train_per_class is not None:
         idx = _first_per_class(y, max_train_per_class)
+        if dataset == "digits":  # one iid pool: the images left out evaluate
+            rest = np.setdiff1d(np.arange(len(y)), idx)
+            X_test = np.concatenate([np.asarray(X)[rest], np.asarray(X_test)])
+            y_test = np.concatenate([y[rest], y_test])
         X, y = X[idx], y[idx]
     X, y = np.asarray(X), np.asarray(y, dtype=np.int64)
-    counts = np.bincount(y, minlength=len(names))
-    n_holdout = int(np.ceil(holdout * len(y)))
-    if counts.min() < 2 or not len(names) <= n_holdout <= len(y) - len(names):
-        raise ValueError(
-            f"holdout={holdout:g} of {len(y)} training images ({counts.min()} in the "
-            f"smallest of {len(names)} classes) cannot give every class an image on both "
-            "sides of the stratified held-out split; raise max_train_per_class or "
-            "change holdout"
-        )
-    X_tr, X_ho, y_tr, y_ho = train_test_split(
-        X, y, test_size=holdout, random_state=random_state, stratify=y
-    )
+    X_test, y_test = np.asarray(X_test), np.asarray(y_test, dtype=np.int64)
+    if holdout_from == "train":
+        (X_tr, y_tr), (X_ho, y_ho) = _stratified_split(
+            X, y, holdout, len(names), random_state,
+            what="training images", fix="raise max_train_per_class or change holdout")
+    else:
+        X_tr, y_tr = X, y
+        (X_test, y_test), (X_ho, y_ho) = _stratified_split(
+            X_test, y_test, holdout, len(names), random_state,
+            what="test images", fix="change holdout")
     return ExperimentData(
         X_train=X_tr, y_train=y_tr, X_holdout=X_ho, y_holdout=y_ho,
-        X_test=np.asarray(X_test), y_test=np.asarray(y_test, dtype=np.int64),
-        class_names=names, word_names=word_names, name=dataset,
+        X_test=X_test, y_test=y_test,
+        class_names=names, word_names=word_names, name=dataset, holdout_from=holdout_from,
     )
+
+
+def _stratified_split(X, y, fraction, n_classes, random_state, *, what, fix):
+    """``(X_keep, y_keep), (X_out, y_out)``: ``fraction`` of the samples drawn per class.
+
+    Raises ValueError, naming ``what`` and ``fix``, when a class would end
+    up without a sample on either side.
+    """
+    counts = np.bincount(y, minlength=n_classes)
+    n_out = int(np.ceil(fraction * len(y)))
+    if counts.min() < 2 or not n_classes <= n_out <= len(y) - n_classes:
+        raise ValueError(
+            f"holdout={fraction:g} of {len(y)} {what} ({counts.min()} in the "
+            f"smallest of {n_classes} classes) cannot give every class an image on both "
+            f"sides of the stratified held-out split; {fix}"
+        )
+    X_keep, X_out, y_keep, y_out = train_test_split(
+        X, y, test_size=fraction, random_state=random_state, stratify=y
+    )
+    return (X_keep, y_keep), (X_out, y_out)
 
 
 def _sample_image_patches(n, shape, rng):

@@ -8,22 +8,30 @@ not after hours of training.
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 
 import numpy as np
 
+from simcalib.datasets._cache import atomic_write_json
 from simcalib.exceptions import TrainingInterruptedWarning
 from simcalib.experiments._data import ood_inputs
 from simcalib.experiments._store import OUTPUT_SPLITS
 from simcalib.experiments._train import (
     make_calibrator,
     make_classifier,
+    make_search,
     make_similarity,
     softmax,
 )
 
-__all__ = ["ood_sets", "preflight", "train", "calibrate", "evaluate", "probabilities"]
+__all__ = ["ood_sets", "preflight", "train", "search", "calibrate", "evaluate",
+           "probabilities", "SEARCH"]
+
+#: File of a cross-validated run holding its search result, written before
+#: its network is trained, so that resuming that training skips the search.
+SEARCH = "search.json"
 
 
 def ood_sets(config, data):
@@ -85,6 +93,14 @@ def preflight(order, config, data, log):
         sim = make_similarity("we", config, data, 0)
         sim.fit(None, np.arange(data.n_classes))
         log(f"word vectors: every class name found in {config.word_vectors}")
+    searched = [r for r in order if r.search]
+    if searched:
+        smallest = int(np.bincount(data.y_train, minlength=data.n_classes).min())
+        if smallest < config.cv_folds:
+            raise ValueError(
+                f"cv_folds={config.cv_folds} stratified folds need as many training images "
+                f"of every class; the smallest class has {smallest}"
+            )
 
 
 def _epochs_done_callback():
@@ -128,11 +144,62 @@ def check_finished(done, current, epochs, what, *, interrupted=False):
         )
 
 
-def train(run, config, data, ood, folder, callbacks=()):
+def search(run, config, data, folder, settings=None, log=None):
+    """Choose alpha and beta of a cross-validated run; return its search record.
+
+    Fits :func:`~simcalib.experiments._train.make_search` on the training
+    images (``data.X_train``, ``data.y_train``) only. The result is written
+    to ``folder/search.json`` with the run's ``settings``, and read back
+    from there (when the settings match) instead of searching again.
+
+    Returns
+    -------
+    record : dict
+        ``alpha``, ``beta`` (the best pair), ``cv_ece`` (its mean
+        cross-validated Hist ECE P), ``search_seconds`` and ``grid``: one
+        ``{"alpha", "beta", "cv_ece", "cv_ece_std"}`` per pair.
+    """
+    path = folder / SEARCH
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        stored = None
+    if isinstance(stored, dict) and stored.get("settings") == settings and settings is not None \
+            and isinstance(stored.get("result"), dict):
+        if log is not None:
+            log(f"  search of {run.name} (seed {run.seed}) finished before: alpha "
+                f"{stored['result']['alpha']:g}, beta {stored['result']['beta']:g}")
+        return stored["result"]
+    alphas, betas, folds = run.grid
+    cv = make_search(run.targets, run.grid, config, data, run.seed)
+    start = time.monotonic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingInterruptedWarning)
+        cv.fit(data.X_train, data.y_train)
+    seconds = time.monotonic() - start
+    res = cv.cv_results_
+    grid = [{"alpha": float(p["alpha"]), "beta": float(p["beta"]),
+             "cv_ece": float(-m), "cv_ece_std": float(sd)}
+            for p, m, sd in zip(res["params"], res["mean_test_score"], res["std_test_score"])]
+    best = cv.best_params_
+    result = {"alpha": float(best["alpha"]), "beta": float(best["beta"]),
+              "cv_ece": float(-cv.best_score_), "search_seconds": round(seconds, 2),
+              "folds": int(folds), "grid": grid}
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, {"settings": settings, "result": result})
+    if log is not None:
+        log(f"  search of {run.name} (seed {run.seed}): alpha {result['alpha']:g}, beta "
+            f"{result['beta']:g} (CV Hist ECE P {100 * result['cv_ece']:.2f}%, "
+            f"{len(grid)} pairs x {folds} folds in {seconds:.0f} s)")
+    return result
+
+
+def train(run, config, data, ood, folder, callbacks=(), *, settings=None, log=None):
     """Train the network of a training run; return its record and outputs.
 
     The checkpoint callback writes the training state to ``folder`` after
-    every epoch and resumes from it.
+    every epoch and resumes from it. A cross-validated run first chooses
+    its alpha and beta with :func:`search`.
 
     Returns
     -------
@@ -145,10 +212,14 @@ def train(run, config, data, ood, folder, callbacks=()):
     """
     from simcalib.classifier import TrainingCheckpoint
 
+    alpha, beta, chosen = run.alpha, run.beta, None
+    if run.search:
+        chosen = search(run, config, data, folder, settings=settings, log=log)
+        alpha, beta = chosen["alpha"], chosen["beta"]
     checkpoint = TrainingCheckpoint(folder, resume=True)
     done = _epochs_done_callback()
     clf = make_classifier(
-        run.targets, run.alpha, run.beta, config, data, run.seed,
+        run.targets, alpha, beta, config, data, run.seed,
         callbacks=[("checkpoint", checkpoint), *callbacks, ("simcalib_epochs_done", done)],
     )
     start = time.monotonic()
@@ -171,13 +242,15 @@ def train(run, config, data, ood, folder, callbacks=()):
         )
     record = {
         "method": run.method, "run": run.name, "seed": run.seed,
-        "alpha": 0.0 if run.targets in ("one-hot", "mixup") else run.alpha,
-        "beta": run.beta if run.targets not in ("one-hot", "mixup", "uniform") else None,
+        "alpha": 0.0 if run.targets in ("one-hot", "mixup") else alpha,
+        "beta": beta if run.targets not in ("one-hot", "mixup", "uniform") else None,
         "epochs": config.epochs, "train_seconds": round(seconds, 2),
         "resumed_epoch": int(getattr(clf, "resumed_epoch_", 0)),
         "device": str(getattr(clf, "device_", config.device)),
         **evaluate(outputs, data),
     }
+    if chosen is not None:
+        record.update(search_seconds=chosen["search_seconds"], cv_ece=chosen["cv_ece"])
     return record, outputs
 
 
@@ -222,10 +295,14 @@ def probabilities(outputs, split):
 def evaluate(outputs, data):
     """:func:`~simcalib.metrics.calibration_report` of a run's test outputs.
 
-    Recomputed from the stored outputs whenever a folder is read, so the
-    tables always follow the current metric code.
+    Plus ``confidence``, the mean top-label probability (against
+    ``accuracy`` it tells over- from under-confidence). Recomputed from the
+    stored outputs whenever a folder is read, so the tables always follow
+    the current metric code.
     """
     from simcalib.metrics import calibration_report
 
-    return calibration_report(data.y_test, probabilities(outputs, "test"),
-                              labels=np.arange(data.n_classes))
+    probs = probabilities(outputs, "test")
+    report = calibration_report(data.y_test, probs, labels=np.arange(data.n_classes))
+    report["confidence"] = float(probs.max(axis=1).mean())
+    return report

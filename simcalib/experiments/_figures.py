@@ -11,11 +11,11 @@ import math
 
 import numpy as np
 
-from simcalib.experiments._methods import METHODS
+from simcalib.experiments._methods import ALL_METHODS
 
 __all__ = ["plot_reliability_grid", "plot_sweeps", "plot_ood_confidence"]
 
-_LABELS = {m.key: m.label for m in METHODS}
+_LABELS = {m.key: m.label for m in ALL_METHODS}
 
 
 def _figure(**kwargs):
@@ -25,15 +25,34 @@ def _figure(**kwargs):
     return Figure(**kwargs)
 
 
-def _reliability_axes(ax, y_true, y_prob, title, n_bins):
-    from simcalib.plotting import ReliabilityDisplay
-
-    ReliabilityDisplay.from_predictions(y_true, y_prob, n_bins=n_bins, ax=ax, name=title)
-    ax.set_title(title)
+#: Resolution of the saved figures (dots per inch).
+DPI = 150
 
 
-def plot_reliability_grid(predictions, y_true, path, *, n_bins=15, suptitle=None):
+def _legend_handles():
+    """Handles for the three kinds of bar of a reliability panel and the diagonal."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    return [
+        Patch(facecolor="C0", edgecolor="black", lw=0.5, label="accuracy in the bin"),
+        Patch(facecolor="C3", alpha=0.3, edgecolor="C3", hatch="//", lw=0.5,
+              label="gap to the bin's mean confidence"),
+        Patch(facecolor="0.55", edgecolor="black", lw=0.3,
+              label="share of test images in the bin (strip below)"),
+        Line2D([0], [0], color="k", ls="--", lw=1, label="perfect calibration"),
+    ]
+
+
+def plot_reliability_grid(predictions, y_true, path, *, n_bins=15, suptitle=None, ncols=5):
     """Fig. 1: one reliability diagram per method, side by side.
+
+    Each panel shows the accuracy of every confidence bin (bars), the gap
+    to the bin's mean confidence (hatched) and the diagonal of perfect
+    calibration; a strip below it shows the share of the test images in
+    each bin. The panel title names the method and its histogram ECE of the
+    prediction (Hist ECE P, the first row of the tables); one legend below
+    the panels explains the three kinds of bar.
 
     Parameters
     ----------
@@ -42,11 +61,13 @@ def plot_reliability_grid(predictions, y_true, path, *, n_bins=15, suptitle=None
     y_true : ndarray of shape (n_samples,)
         Test labels.
     path : str or os.PathLike
-        PNG file to write.
+        PNG file to write (150 dpi).
     n_bins : int, default=15
         Bins of the diagrams.
     suptitle : str, default=None
         Title of the figure.
+    ncols : int, default=5
+        Panels per row.
 
     Returns
     -------
@@ -60,34 +81,67 @@ def plot_reliability_grid(predictions, y_true, path, *, n_bins=15, suptitle=None
     >>> plot_reliability_grid({"one-hot": p}, np.array([0, 1, 1]), f) == f
     True
     """
+    from simcalib.plotting import ReliabilityDisplay
+
     keys = list(predictions)
-    ncols = min(5, len(keys))
+    ncols = min(ncols, len(keys))
     nrows = math.ceil(len(keys) / ncols)
-    fig = _figure(figsize=(2.6 * ncols, 2.7 * nrows))
-    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
-    for ax, key in zip(axes.flat, keys):
-        _reliability_axes(ax, y_true, predictions[key], _LABELS.get(key, key), n_bins)
-        # A full legend per panel hides the bars: keep only its ECE, as text.
-        _, texts = ax.get_legend_handles_labels()
-        ece = next((t[t.index("ECE"):].rstrip(")") for t in texts if "ECE" in t), None)
+    fig = _figure(figsize=(2.5 * ncols + 0.4, 3.35 * nrows + 0.9), layout="constrained")
+    grid = fig.add_gridspec(2 * nrows, ncols, height_ratios=[3.0, 0.8] * nrows)
+    for i, key in enumerate(keys):
+        r, c = divmod(i, ncols)
+        ax = fig.add_subplot(grid[2 * r, c])
+        strip = fig.add_subplot(grid[2 * r + 1, c], sharex=ax)
+        disp = ReliabilityDisplay.from_predictions(
+            y_true, predictions[key], n_bins=n_bins, ax=ax, show_histogram=False)
         if ax.get_legend() is not None:
             ax.get_legend().remove()
-        if ece:
-            ax.text(0.97, 0.04, ece, transform=ax.transAxes, ha="right", fontsize=8,
-                    bbox={"facecolor": "white", "alpha": 0.85, "lw": 0})
-    for ax in list(axes.flat)[len(keys):]:
-        ax.set_visible(False)
-    for ax in axes.flat:
-        ax.label_outer()
+        ax.set_title(f"{_LABELS.get(key, key)}\nHist ECE P = {100 * disp.ece:.2f} %",
+                     fontsize=9)
+        ax.set_xlabel("")
+        ax.tick_params(labelbottom=False, labelsize=7)
+        ax.set_yticks([0, 0.5, 1])
+        if c > 0:
+            ax.set_ylabel("")
+            ax.tick_params(labelleft=False)
+        else:
+            ax.set_ylabel("accuracy", fontsize=8)
+        counts = np.asarray(disp.bin_counts, dtype=float)
+        edges = np.asarray(disp.bin_edges, dtype=float)
+        strip.bar(edges[:-1], counts / max(counts.sum(), 1.0), width=np.diff(edges),
+                  align="edge", color="0.55", edgecolor="black", linewidth=0.3)
+        strip.set_xlim(0, 1)
+        strip.set_ylim(0, 1)
+        strip.set_yticks([0, 1])
+        strip.set_xticks([0, 0.5, 1])
+        strip.tick_params(labelsize=7)
+        strip.set_xlabel("confidence", fontsize=8)
+        if c > 0:
+            strip.tick_params(labelleft=False)
+        else:
+            strip.set_ylabel("share", fontsize=8)
+    fig.legend(handles=_legend_handles(), loc="outside lower center", ncols=4, fontsize=8,
+               frameon=False)
     if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
+        fig.suptitle(suptitle, fontsize=10)
+    fig.savefig(path, dpi=DPI)
     return path
+
+
+def _sweep_curve(ax, points, metric, style, label):
+    """One sweep curve; its lowest point ringed, so that the optimum is read off."""
+    points = sorted(points, key=lambda t: t[0])
+    x = [v for v, _ in points]
+    y = [100 * r[metric] for _, r in points]
+    (line,) = ax.plot(x, y, style, label=label)
+    i = int(np.argmin(y))
+    ax.plot([x[i]], [y[i]], "o", ms=11, mfc="none", mec=line.get_color(), mew=1.5)
 
 
 def plot_sweeps(alpha_sweep, beta_sweep, path, *, metrics=("hist_ece_p", "hist_ece_o")):
     """Fig. 2: ECE against alpha (per method) and against beta.
+
+    The lowest point of every curve is ringed.
 
     Parameters
     ----------
@@ -122,25 +176,21 @@ def plot_sweeps(alpha_sweep, beta_sweep, path, *, metrics=("hist_ece_p", "hist_e
     axes = fig.subplots(1, n_panels)
     for ax, metric in zip(axes, metrics):
         for key, points in alpha_sweep.items():
-            points = sorted(points, key=lambda t: t[0])
-            ax.plot([a for a, _ in points], [100 * r[metric] for _, r in points],
-                    "o-", label=_LABELS.get(key, key))
+            _sweep_curve(ax, points, metric, "o-", _LABELS.get(key, key))
         ax.set_xlabel("alpha")
         ax.set_ylabel(names.get(metric, metric))
         ax.legend(fontsize=8)
         ax.set_title(f"{names.get(metric, metric).split(' (')[0]} vs alpha")
     ax = axes[-1]
     for key, points in beta_sweep.items():
-        points = sorted(points, key=lambda t: t[0])
-        ax.plot([b for b, _ in points], [100 * r[metrics[0]] for _, r in points],
-                "s-", label=_LABELS.get(key, key))
+        _sweep_curve(ax, points, metrics[0], "s-", _LABELS.get(key, key))
     ax.set_xlabel("beta")
     ax.set_ylabel(names.get(metrics[0], metrics[0]))
     ax.set_title(f"{names.get(metrics[0], metrics[0]).split(' (')[0]} vs beta")
     if beta_sweep:
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=DPI)
     return path
 
 
@@ -183,5 +233,5 @@ def plot_ood_confidence(confidences, path, *, bins=20):
         ax.set_title(kind)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=DPI)
     return path

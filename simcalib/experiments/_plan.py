@@ -9,7 +9,9 @@ the post-hoc runs.
 
 Adding a column is adding a :class:`~simcalib.experiments.Method`: a
 training method with new ``targets`` (see ``_train.make_similarity``), or a
-post-hoc one with a ``base`` and a ``calibrator`` (a "+ TS" column).
+post-hoc one with a ``base`` and a ``calibrator`` (a "+ TS" column). A
+training method with ``search=True`` is a cross-validated run: its ``grid``
+(alphas, betas, folds) replaces alpha and beta in its identity.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from simcalib.experiments._methods import METHODS, get_methods
+from simcalib.experiments._methods import ALL_METHODS, get_methods
 
 __all__ = ["Run", "Plan", "plan_runs", "describe"]
 
-_LABELS = {m.key: m.label for m in METHODS}
-_BY_KEY = {m.key: m for m in METHODS}
+_LABELS = {m.key: m.label for m in ALL_METHODS}
+_BY_KEY = {m.key: m for m in ALL_METHODS}
 #: Targets whose runs do not depend on alpha / beta.
 _PLAIN_TARGETS = ("one-hot", "mixup")
 
@@ -45,6 +47,10 @@ class Run:
         Post-hoc runs: the calibrator key.
     base : Run or None
         Post-hoc runs: the training run whose network is calibrated.
+    grid : tuple or None
+        Cross-validated training runs: ``(alphas, betas, folds)`` of the
+        search that chooses alpha and beta (``alpha`` and ``beta`` are then
+        unused). None for every other run.
     """
 
     method: str
@@ -54,6 +60,12 @@ class Run:
     beta: float = 0.0
     calibrator: str | None = None
     base: Run | None = None
+    grid: tuple | None = None
+
+    @property
+    def search(self):
+        """Whether alpha and beta are chosen by cross-validation."""
+        return self.grid is not None
 
     @property
     def posthoc(self):
@@ -65,6 +77,8 @@ class Run:
         """Folder name under ``runs/``: the targets and the parameters they use."""
         if self.posthoc or self.targets in _PLAIN_TARGETS:
             return self.method
+        if self.search:
+            return f"{self.targets}-cv"
         if self.targets == "uniform":
             return f"{self.targets}-a{self.alpha:g}"
         return f"{self.targets}-a{self.alpha:g}-b{self.beta:g}"
@@ -83,6 +97,11 @@ class Run:
         ident = {"name": self.name, "method": self.method, "seed": int(self.seed)}
         if self.posthoc:
             ident.update(calibrator=self.calibrator, base=self.base.name)
+        elif self.search:
+            alphas, betas, folds = self.grid
+            ident.update(targets=self.targets, search={
+                "alphas": [float(a) for a in alphas], "betas": [float(b) for b in betas],
+                "folds": int(folds), "scoring": "ece_scorer"})
         else:
             ident.update(targets=self.targets, alpha=float(self.alpha), beta=float(self.beta))
         return ident
@@ -134,6 +153,9 @@ def plan_runs(config):
                 base = training_run(base_method.targets, config, seed)
                 main.append(Run(m.key, int(seed), calibrator=m.calibrator_key, base=base))
                 extra.append(base)
+            elif m.search:
+                grid = (tuple(config.cv_alphas), tuple(config.cv_betas), int(config.cv_folds))
+                main.append(Run(m.key, int(seed), targets=m.targets, grid=grid))
             else:
                 main.append(training_run(m.targets, config, seed))
     sweeps = {"alpha": [], "beta": []}
@@ -161,6 +183,10 @@ def describe(run):
         return f"{label} on the {run.base.method} network"
     if run.targets in _PLAIN_TARGETS:
         return label
+    if run.search:
+        alphas, betas, folds = run.grid
+        return (f"{label} (alpha in {{{', '.join(f'{a:g}' for a in alphas)}}}, beta in "
+                f"{{{', '.join(f'{b:g}' for b in betas)}}}, {folds}-fold CV)")
     if run.targets == "uniform":
         return f"{label} (alpha={run.alpha:g})"
     return f"{label} (alpha={run.alpha:g}, beta={run.beta:g})"

@@ -107,11 +107,12 @@ def run_experiment(config, out, *, callbacks=(), log=None, command=None):
     data = load_experiment_data(
         config.dataset, config.data_dir, max_classes=config.max_classes,
         max_train_per_class=config.max_train_per_class, holdout=config.holdout,
-        verbose=not config.quiet, image_size=config.image_size,
+        holdout_from=config.holdout_from, verbose=not config.quiet,
+        image_size=config.image_size,
     )
-    log(f"{config.dataset}: {len(data.y_train)} train / {len(data.y_holdout)} held-out / "
-        f"{len(data.y_test)} test images of shape {data.image_shape}, {data.n_classes} classes; "
-        f"device {resolve_device(config.device)}")
+    log(f"{config.dataset}: {len(data.y_train)} train / {len(data.y_holdout)} held-out "
+        f"(from the {config.holdout_from} split) / {len(data.y_test)} test images of shape "
+        f"{data.image_shape}, {data.n_classes} classes; device {resolve_device(config.device)}")
     ood = ood_sets(config, data)
     preflight(plan.order, config, data, log)
 
@@ -146,7 +147,8 @@ def run_experiment(config, out, *, callbacks=(), log=None, command=None):
         if run.posthoc:
             record, outputs = calibrate(run, config, data, done[run.base.key].outputs, len(ood))
         else:
-            record, outputs = train(run, config, data, ood, run.folder(out), callbacks)
+            extra = {"settings": settings[run.key], "log": log} if run.search else {}
+            record, outputs = train(run, config, data, ood, run.folder(out), callbacks, **extra)
         done[run.key] = folder.save(run, record, outputs, settings[run.key], ood=key,
                                     base_sha=base_sha)
         n_trained += 1
@@ -157,7 +159,7 @@ def run_experiment(config, out, *, callbacks=(), log=None, command=None):
     summary = summarize([{k: v for k, v in rec.items() if k not in ("alpha", "beta")}
                          for rec in records])
     files = write_reports(config, data, plan, done, ood, summary, out, command=command,
-                          elapsed=time.monotonic() - started, log=log)
+                          elapsed=time.monotonic() - started, log=log, n_skipped=n_skipped)
     log(f"wrote {files['markdown']} and {files['csv']} "
         f"({time.monotonic() - started:.1f} s)")
     return ExperimentResult(records, summary, format_table(summary), files, n_trained, n_skipped)

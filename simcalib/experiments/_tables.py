@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from simcalib.experiments._methods import METHODS
+from simcalib.experiments._methods import ALL_METHODS
 from simcalib.metrics._report import ECE_LEGEND
 
 __all__ = ["TABLE_ROWS", "summarize", "format_table", "results_to_csv"]
@@ -23,8 +23,8 @@ TABLE_ROWS = (
     ("NLL", "nll", 1.0, 3),
 )
 
-_LABELS = {m.key: m.label for m in METHODS}
-_ORDER = {m.key: i for i, m in enumerate(METHODS)}
+_LABELS = {m.key: m.label for m in ALL_METHODS}
+_ORDER = {m.key: i for i, m in enumerate(ALL_METHODS)}
 
 
 def summarize(records):

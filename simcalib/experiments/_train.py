@@ -6,7 +6,7 @@ import numpy as np
 
 from simcalib._device import resolve_device
 
-__all__ = ["make_similarity", "make_classifier", "make_calibrator", "softmax"]
+__all__ = ["make_similarity", "make_classifier", "make_search", "make_calibrator", "softmax"]
 
 
 def make_similarity(targets, config, data, seed):
@@ -93,8 +93,7 @@ def make_classifier(targets, alpha, beta, config, data, seed, *, callbacks=()):
         alpha=0.0 if one_hot else alpha,
         beta=beta,
         mixup_alpha=config.mixup_alpha if targets == "mixup" else 0.0,
-        # CIFAR-style crop + flip for natural images; none for 8x8 digits.
-        augment="crop_flip" if height >= 32 else None,
+        augment=_augment(config.augment, height),
         max_epochs=config.epochs,
         batch_size=config.batch_size,
         lr=config.lr,
@@ -104,6 +103,68 @@ def make_classifier(targets, alpha, beta, config, data, seed, *, callbacks=()):
         callbacks=list(callbacks),
         verbose=0 if config.quiet else 1,
         **kwargs,
+    )
+
+
+def _augment(setting, height):
+    """The classifier's ``augment`` for a config's ``augment`` setting."""
+    if setting == "auto":  # CIFAR-style crop + flip for natural images; none for 8x8 digits
+        return "crop_flip" if height >= 32 else None
+    return None if setting == "none" else setting
+
+
+def make_search(targets, grid, config, data, seed):
+    """The unfitted :class:`~sklearn.model_selection.GridSearchCV` of a cross-validated column.
+
+    The paper's protocol, made explicit: alpha and beta of class-similarity
+    smoothing are chosen by the cross-validated histogram ECE of the
+    prediction (:data:`simcalib.metrics.ece_scorer`, lower is better) on
+    the training images. It is fitted on ``data.X_train`` only, never on
+    the calibration or test images. ``refit=False``: the network of the
+    column is trained afterwards, with the chosen pair, by the run itself
+    (checkpointed like every other network).
+
+    Parameters
+    ----------
+    targets : {"l1", "l2", "ae", "we"}
+        The similarity source.
+    grid : tuple of (alphas, betas, folds)
+        The values searched and the number of stratified folds.
+    config : ExperimentConfig
+        Network and training settings (those of every other column), and
+        ``cv_jobs``.
+    data : ExperimentData
+        Supplies the class names of word vectors.
+    seed : int
+        Seed of the networks and of the fold shuffling.
+
+    Returns
+    -------
+    search : sklearn.model_selection.GridSearchCV
+
+    Examples
+    --------
+    >>> from simcalib.experiments import ExperimentConfig, load_experiment_data
+    >>> d = load_experiment_data("digits", max_classes=3)
+    >>> s = make_search("l2", ((0.05, 0.1), (1.0,), 2), ExperimentConfig(), d, 0)
+    >>> s.param_grid, s.cv.get_n_splits(), s.refit
+    ({'alpha': [0.05, 0.1], 'beta': [1.0]}, 2, False)
+    """
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    from simcalib.metrics import ece_scorer
+
+    alphas, betas, folds = grid
+    estimator = make_classifier(targets, alphas[0], betas[0], config, data, seed)
+    estimator.set_params(verbose=0)  # one line per fit of the grid would drown the log
+    return GridSearchCV(
+        estimator,
+        {"alpha": [float(a) for a in alphas], "beta": [float(b) for b in betas]},
+        scoring=ece_scorer,
+        cv=StratifiedKFold(int(folds), shuffle=True, random_state=int(seed)),
+        refit=False,
+        n_jobs=None if config.cv_jobs == 1 else int(config.cv_jobs),
+        error_score="raise",
     )
 
 

@@ -26,6 +26,36 @@ def test_reduction():
     assert d.class_names == ["zero", "one", "two", "three"]
 
 
+def test_holdout_from_test_splits_the_test_images_per_class():
+    from sklearn.datasets import load_digits
+
+    n_images = int(np.sum(load_digits().target < 4))
+    d = load_experiment_data("digits", max_classes=4, max_train_per_class=5, holdout=0.5,
+                             holdout_from="test", random_state=3)
+    assert d.holdout_from == "test"
+    # every training image trains; on digits the images left out join the test pool
+    assert np.bincount(d.y_train).tolist() == [5] * 4
+    pool = np.concatenate([d.y_holdout, d.y_test])
+    assert len(pool) == n_images - 20
+    # calibration and test halves: disjoint, each class split in half
+    test_rows = {x.tobytes() for x in d.X_test}
+    assert not any(x.tobytes() in test_rows for x in d.X_holdout)
+    assert not any(x.tobytes() in test_rows for x in d.X_train)
+    np.testing.assert_allclose(np.bincount(d.y_holdout), np.bincount(d.y_test), atol=1)
+    # seeded: the same split again, another with another seed
+    again = load_experiment_data("digits", max_classes=4, max_train_per_class=5, holdout=0.5,
+                                 holdout_from="test", random_state=3)
+    np.testing.assert_array_equal(again.X_holdout, d.X_holdout)
+    other = load_experiment_data("digits", max_classes=4, max_train_per_class=5, holdout=0.5,
+                                 holdout_from="test", random_state=4)
+    assert not np.array_equal(other.X_holdout, d.X_holdout)
+
+
+def test_holdout_from_is_checked():
+    with pytest.raises(ValueError, match="holdout_from must be 'train' or 'test'; got 'val'"):
+        load_experiment_data("digits", holdout_from="val")
+
+
 def test_first_per_class_keeps_order():
     from simcalib.experiments._data import _first_per_class
 
