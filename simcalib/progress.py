@@ -4,8 +4,9 @@ Every long loop of simcalib -- the runs and epochs of ``simcalib
 reproduce``, the training epochs of
 :class:`~simcalib.classifier.SimilarityLSClassifier`, decoding an image
 dataset, class distances over many images (every exact path), autoencoder
-training and the cross-validation grid of
-:class:`~simcalib.calibration.DirichletCalibratorCV`
+training, and the cross-validation grids of
+:class:`~simcalib.calibration.DirichletCalibratorCV` and of the
+cross-validated columns (``l2-cv``, ``we-cv``) of ``reproduce`` and ``demo``
 -- reports its progress through :func:`progress_bar`, a :mod:`tqdm` bar with
 one rule:
 

@@ -223,6 +223,37 @@ def test_print_log_with_a_custom_sink_gets_no_colour(tiny_digits):
     assert len(lines) == 2 + 3 and not any(CONTROL.search(line) for line in lines)
 
 
+def test_runs_and_cross_validation_grid_bars_on_a_terminal(tmp_path, monkeypatch):
+    """run_experiment: a bar over the runs and one over the fits of a CV column's grid."""
+    pytest.importorskip("skorch")
+    import torch
+
+    from simcalib.experiments import ExperimentConfig, run_experiment
+
+    monkeypatch.delenv("SIMCALIB_PROGRESS", raising=False)
+    err = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    # a tiny grid ends before the usual 1 s delay; patched in the namespace the
+    # search runs in (that of train; a doctest run may import a module twice)
+    namespace = run_experiment.__globals__["train"].__globals__
+    shown = namespace["joblib_progress"]
+    monkeypatch.setitem(namespace, "joblib_progress",
+                        lambda **kw: shown(**{**kw, "delay": 0.0, "mininterval": 0}))
+    config = ExperimentConfig(methods=("l2-cv",), seeds=(0,), epochs=1, batch_size=16,
+                              width=4, cv_alphas=(0.05, 0.3), cv_betas=(1.0,), cv_folds=2,
+                              ood=False, quiet=True, max_classes=3, max_train_per_class=12,
+                              holdout=0.5, holdout_from="test")
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run_experiment(config, tmp_path, log=lambda line: None)
+    finally:
+        torch.set_num_threads(old)
+    text = err.getvalue()
+    assert re.search(r"CV l2-cv\S*: .*4/4", text), text  # 2 alphas x 1 beta x 2 folds
+    assert "runs:" in text
+
+
 def _cli(*args, cwd):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     env.pop("SIMCALIB_PROGRESS", None)

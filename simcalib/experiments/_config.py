@@ -107,7 +107,10 @@ class ExperimentConfig:
     n_ood : int, default=500
         Number of OOD images of each kind.
     quiet : bool, default=False
-        No per-epoch log of the networks.
+        No per-epoch log (nor epoch bar) of the networks. The bars over the
+        runs and the cross-validation grids follow
+        :func:`simcalib.progress.set_progress_bars` (and show only on a
+        terminal).
 
     Examples
     --------

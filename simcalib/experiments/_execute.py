@@ -25,6 +25,7 @@ from simcalib.experiments._train import (
     make_similarity,
     softmax,
 )
+from simcalib.progress import joblib_progress
 
 __all__ = ["ood_sets", "preflight", "train", "search", "calibrate", "evaluate",
            "probabilities", "SEARCH"]
@@ -173,7 +174,9 @@ def search(run, config, data, folder, settings=None, log=None):
     alphas, betas, folds = run.grid
     cv = make_search(run.targets, run.grid, config, data, run.seed)
     start = time.monotonic()
-    with warnings.catch_warnings():
+    # one bar over the grid's len(alphas) x len(betas) x folds fits (a terminal only)
+    with warnings.catch_warnings(), joblib_progress(
+            total=len(alphas) * len(betas) * int(folds), desc=f"CV {run.name}", delay=1.0):
         warnings.simplefilter("ignore", TrainingInterruptedWarning)
         cv.fit(data.X_train, data.y_train)
     seconds = time.monotonic() - start

@@ -127,9 +127,10 @@ def run_experiment(config, out, *, callbacks=(), log=None, command=None):
               for split in set(OUTPUT_SPLITS["train"]) | set(OUTPUT_SPLITS["posthoc"])}
     done = {}
     n_trained = n_skipped = 0
-    # a bar over the runs (on a terminal); each network's epochs have their own
-    # (TrainingProgress, a default callback of the classifier)
-    runs = progress.progress_bar(plan.order, desc="runs", unit="run", enabled=not config.quiet)
+    # a bar over the runs (on a terminal, unless bars are switched off: the
+    # commands' --quiet); each network's epochs have their own (TrainingProgress,
+    # a default callback of the classifier, shown when the epoch log is)
+    runs = progress.progress_bar(plan.order, desc="runs", unit="run")
     for i, run in enumerate(runs, 1):
         prefix = f"[{i}/{len(plan.order)}] {describe(run)}, seed {run.seed}"
         base_sha = done[run.base.key].sha256 if run.posthoc else None

@@ -54,11 +54,22 @@ def test_demo_one_epoch(tmp_path, capsys, shared_data):
     assert (out / "results.csv").is_file()
 
 
-def test_demo_quiet_prints_nothing_on_stderr(tmp_path, capsys):
+def test_demo_quiet_prints_nothing_on_stderr(tmp_path, capsys, monkeypatch):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    # stderr says it is a terminal: without --quiet the run and CV bars would be drawn there
+    monkeypatch.delenv("SIMCALIB_PROGRESS", raising=False)
+    err = Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
     assert main(["demo", "--epochs", "1", "--jobs", "1", "--quiet", "--regime", "calibrated",
                  "--out", str(tmp_path / "q")]) == 0
     captured = capsys.readouterr()
-    assert captured.err == ""
+    assert captured.err == "" and err.getvalue() == ""
     assert "smoothing hurts" in captured.out
 
 
