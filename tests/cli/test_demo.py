@@ -46,6 +46,8 @@ def test_demo_one_epoch(tmp_path, capsys, shared_data):
     assert "What the table says" in text and "- Regime: the one-hot network is" in text
     assert "GridSearchCV chose alpha" in text and "between 0 and 200 %" in text
     assert "1 epoch," in captured.err and "1 epochs" not in captured.err
+    # captured output is not a terminal: no colour, no bar, no carriage return
+    assert "\x1b" not in captured.out + captured.err and "\r" not in captured.err
     assert "[1/" in captured.err
     assert (out / "fig1_reliability.png").read_bytes()[:4] == b"\x89PNG"
     md = (out / "results.md").read_text()
