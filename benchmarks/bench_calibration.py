@@ -44,7 +44,8 @@ Targets of issue 15 (n = 10000, K = 200, 2 CPU cores): default Dirichlet fit
 NLL. TS / ETS times are the best of ``--repeats`` fits; every Dirichlet fit
 runs once. The table goes to ``docs/benchmarks/calibration.txt`` with the
 command and machine information at the top. Run from the repository root
-(under ``flock /work/compute.lock`` on a shared machine)::
+(on a shared machine under a lock that keeps other heavy jobs away, e.g.
+``flock ../compute.lock``)::
 
     PYTHONPATH=. python benchmarks/bench_calibration.py                 # 10000 x 200
     PYTHONPATH=. python benchmarks/bench_calibration.py --n 2000 --k 20 # quick check

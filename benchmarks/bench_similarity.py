@@ -30,7 +30,8 @@ row-by-row numpy computation (``subset err``).
 
 The table is written to ``docs/benchmarks/similarity.txt`` (``--out``) with
 the command and machine information at the top. Run from the repository
-root (under ``flock /work/compute.lock`` on a shared machine)::
+root (on a shared machine under a lock that keeps other heavy jobs away, e.g.
+``flock ../compute.lock``)::
 
     PYTHONPATH=. python benchmarks/bench_similarity.py --cases cifar \\
         --metrics l1 l2 --devices cpu numpy

@@ -51,11 +51,24 @@ from simcalib.nn import build_network, resolve_device  # noqa: E402
 DEFAULT_ROOT = ROOT.parent / "shared" / "data" / "tinyimagenet" / "tiny-imagenet-200-32px.tar.xz"
 
 
+def _shown_path(path):
+    """``path`` relative to the repository when it lies beside it (``../shared/...``).
+
+    The report is committed: a machine's absolute paths would not let a
+    reader rerun the command.
+    """
+    path = Path(path).resolve()
+    try:
+        return os.path.relpath(path, ROOT) if path.is_relative_to(ROOT.parent) else str(path)
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
 def load_data(args):
     """Return (X uint8 (n, 3, 32, 32), y int64, description)."""
     if args.data_x:
         X, y = np.load(args.data_x), np.load(args.data_y)
-        desc = f"npy files {args.data_x}, {args.data_y}"
+        desc = f"npy files {_shown_path(args.data_x)}, {_shown_path(args.data_y)}"
     else:
         X = y = None
         if not args.random_data:
@@ -64,7 +77,7 @@ def load_data(args):
 
                 data = load_tiny_imagenet(args.root)
                 X, y = data.X_train, data.y_train
-                desc = f"Tiny-ImageNet train split from {args.root}"
+                desc = f"Tiny-ImageNet train split from {_shown_path(args.root)}"
             except (ImportError, OSError, ValueError) as exc:
                 print(f"Tiny-ImageNet not loaded ({exc}); using random data", file=sys.stderr)
         if X is None:

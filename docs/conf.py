@@ -8,6 +8,10 @@ Everything the build needs is local: intersphinx is off (no network), the
 gallery runs on scikit-learn's bundled digits and on ``../shared/data`` beside
 the repository, and the command-line reference and the benchmark / results
 pages are generated here from the code and from the files that exist.
+
+Without ``../shared/data`` (a fresh clone; or ``SIMCALIB_SHARED_DATA`` set to
+a folder that lacks it) the build still passes: the examples that need the
+offline data fall back to the digits, or are shown without being run.
 """
 
 from __future__ import annotations
@@ -81,10 +85,33 @@ html_sidebars = {"install": [], "cli": []}
 
 # -- sphinx-gallery ----------------------------------------------------------
 
+
+def shared_data_folder():
+    """``shared/data`` beside the repository (or ``$SIMCALIB_SHARED_DATA``), or None.
+
+    The same lookup as the examples': a folder without the word vectors
+    counts as absent.
+    """
+    if os.environ.get("SIMCALIB_SHARED_DATA"):
+        folder = Path(os.environ["SIMCALIB_SHARED_DATA"])
+        return folder if (folder / "wordvectors").is_dir() else None
+    for parent in [DOCS, *DOCS.parents]:
+        if (parent / "shared" / "data" / "wordvectors").is_dir():
+            return parent / "shared" / "data"
+    return None
+
+
+#: Examples that need ``../shared/data`` and have no fallback: shown, not run,
+#: when it is absent.
+NEEDS_SHARED_DATA = ("plot_class_similarity",)
+SHARED_DATA = shared_data_folder()
+_RUN = r"/plot_" if SHARED_DATA is not None else (
+    r"/(?!(" + "|".join(NEEDS_SHARED_DATA) + r")\.py$)plot_")
+
 sphinx_gallery_conf = {
     "examples_dirs": [str(ROOT / "examples")],
     "gallery_dirs": ["auto_examples"],
-    "filename_pattern": r"/plot_",
+    "filename_pattern": _RUN,
     "ignore_pattern": r"__init__\.py",
     "within_subsection_order": "FileNameSortKey",
     "download_all_examples": False,
@@ -278,6 +305,8 @@ API_SUBPACKAGES = (
     "experiments",
     "cli",
     "curation",
+    "persistence",
+    "progress",
 )
 
 

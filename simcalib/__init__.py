@@ -26,6 +26,12 @@ The package follows the data flow of the method, one subpackage per stage::
     ``make_noisy_labels``.
 ``simcalib.plotting``
     :class:`ReliabilityDisplay`, ``plot_curated_samples``.
+``simcalib.persistence``
+    :func:`save_model` and :func:`load_model`: keep a fitted model, load it
+    on another machine.
+``simcalib.progress``
+    Progress bars of the long loops (terminals only);
+    :func:`set_progress_bars` switches them off.
 
 Public classes are re-exported here and imported on first use, so that
 ``import simcalib`` stays light and works without torch or matplotlib.
@@ -69,6 +75,11 @@ _LAZY = {
     "ReferenceCurator": "simcalib.curation",
     # plotting
     "ReliabilityDisplay": "simcalib.plotting",
+    # saving and loading fitted models
+    "save_model": "simcalib.persistence",
+    "load_model": "simcalib.persistence",
+    # progress bars
+    "set_progress_bars": "simcalib.progress",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -27,6 +27,7 @@ from simcalib.calibration._linear import (
 )
 from simcalib.calibration._newton import _power_of_two_scale, fit_linear_newton
 from simcalib.calibration._temperature import _fit_log_beta
+from simcalib.progress import joblib_progress
 
 __all__ = ["DirichletCalibrator", "DirichletCalibratorCV", "dirichlet_reg_grid"]
 
@@ -48,6 +49,8 @@ class DirichletCalibrator(_FullLinearCalibrator):
     (``docs/benchmarks/calibration.txt``). ``reg="odir"`` is Dir-ODIR of the
     paper's comparison; ``reg="none"`` is multinomial logistic regression
     on ``log p``.
+
+    Dirichlet calibration and its ODIR regularisation are the method of Kull et al. [1]_.
 
     Parameters
     ----------
@@ -103,6 +106,10 @@ class DirichletCalibrator(_FullLinearCalibrator):
     --------
     DirichletCalibratorCV : chooses ``reg_lambda`` and ``reg_mu`` by
         cross-validation.
+
+    References
+    ----------
+    .. [1] M. Kull, M. Perello-Nieto, M. Kängsepp, T. Silva Filho, H. Song and P. Flach, "Beyond temperature scaling: obtaining well-calibrated multi-class probabilities with Dirichlet calibration", *NeurIPS*, 2019.
 
     Examples
     --------
@@ -276,6 +283,8 @@ class DirichletCalibratorCV(BaseCalibrator):
     time than ``screen=False`` in the same process, with the same choice
     and the same refit (``docs/benchmarks/calibration.txt``).
 
+    The grid and the cross-validated choice follow the experiments of Kull et al. [1]_.
+
     Parameters
     ----------
     param_grid : dict, list of dict or None, default=None
@@ -343,6 +352,10 @@ class DirichletCalibratorCV(BaseCalibrator):
         Class label of each column.
     n_features_in_ : int
         Number of columns of ``X`` seen in ``fit``.
+
+    References
+    ----------
+    .. [1] M. Kull, M. Perello-Nieto, M. Kängsepp, T. Silva Filho, H. Song and P. Flach, "Beyond temperature scaling: obtaining well-calibrated multi-class probabilities with Dirichlet calibration", *NeurIPS*, 2019.
 
     Examples
     --------
@@ -457,12 +470,16 @@ class DirichletCalibratorCV(BaseCalibrator):
         # screening applies to Newton-CG (L-BFGS-B has no confirming solve)
         screen = bool(self.screen) and template.solver == "newton-cg"
         parallel = Parallel(n_jobs=self.n_jobs)
-        out = parallel(
-            delayed(_fold_path)(
-                template, candidates, F, y_idx, train, test, confirm=not screen
+        # a bar over the folds, each walking the whole grid (a terminal only;
+        # joblib reports every finished fold, from worker processes too)
+        with joblib_progress(total=len(splits), desc="Dirichlet grid", unit="fold",
+                             delay=1.0):
+            out = parallel(
+                delayed(_fold_path)(
+                    template, candidates, F, y_idx, train, test, confirm=not screen
+                )
+                for train, test in splits
             )
-            for train, test in splits
-        )
         scores = np.array([o[0] for o in out])  # (n_splits, n_candidates)
         times = np.array([o[1] for o in out])
         if screen:

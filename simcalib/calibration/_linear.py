@@ -155,6 +155,8 @@ class VectorScaling(BaseCalibrator):
     Fitted by mean NLL with L-BFGS-B (analytic gradient), starting from the
     temperature-scaling solution ``w = 1 / T``, ``b = 0``.
 
+    Vector scaling is one of the extensions of temperature scaling studied by Guo et al. [1]_.
+
     Parameters
     ----------
     input_type : {"logits", "probabilities"}, default="logits"
@@ -182,6 +184,10 @@ class VectorScaling(BaseCalibrator):
         Number of columns of ``X`` seen in ``fit``.
     n_iter_ : int
         Number of L-BFGS-B iterations run.
+
+    References
+    ----------
+    .. [1] C. Guo, G. Pleiss, Y. Sun and K. Q. Weinberger, "On calibration of modern neural networks", *ICML*, PMLR 70, pp. 1321-1330, 2017.
 
     Examples
     --------
@@ -286,6 +292,8 @@ class MatrixScaling(_FullLinearCalibrator):
     classes an unregularised matrix overfits; the ODIR penalty (Kull et al.
     2019) shrinks only the off-diagonal entries and the bias.
 
+    Matrix scaling is studied by Guo et al. [1]_; the ODIR penalty is that of Kull et al. [2]_.
+
     Parameters
     ----------
     reg : {"odir", "l2", "none"}, default="odir"
@@ -321,6 +329,11 @@ class MatrixScaling(_FullLinearCalibrator):
         Number of columns of ``X`` seen in ``fit``.
     n_iter_ : int
         Number of L-BFGS-B iterations run.
+
+    References
+    ----------
+    .. [1] C. Guo, G. Pleiss, Y. Sun and K. Q. Weinberger, "On calibration of modern neural networks", *ICML*, PMLR 70, pp. 1321-1330, 2017.
+    .. [2] M. Kull, M. Perello-Nieto, M. Kängsepp, T. Silva Filho, H. Song and P. Flach, "Beyond temperature scaling: obtaining well-calibrated multi-class probabilities with Dirichlet calibration", *NeurIPS*, 2019.
 
     Examples
     --------

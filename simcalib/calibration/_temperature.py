@@ -142,6 +142,8 @@ class TemperatureScaling(BaseCalibrator):
     and second derivatives, safeguarded by bisection, needs a handful of
     passes over the logits.
 
+    Temperature scaling was introduced for deep networks by Guo et al. [1]_.
+
     Parameters
     ----------
     input_type : {"logits", "probabilities"}, default="logits"
@@ -167,6 +169,10 @@ class TemperatureScaling(BaseCalibrator):
     --------
     EnsembleTemperatureScaling : mixes the scaled, the raw and the uniform
         prediction.
+
+    References
+    ----------
+    .. [1] C. Guo, G. Pleiss, Y. Sun and K. Q. Weinberger, "On calibration of modern neural networks", *ICML*, PMLR 70, pp. 1321-1330, 2017.
 
     Examples
     --------
@@ -226,6 +232,8 @@ class EnsembleTemperatureScaling(BaseCalibrator):
     one-hot) the squared error is flat around ``T = 1`` and a search started
     there stops after 0 iterations.
 
+    Ensemble temperature scaling is the method of Zhang et al. [1]_.
+
     Parameters
     ----------
     loss : {"mse", "nll"}, default="mse"
@@ -257,6 +265,10 @@ class EnsembleTemperatureScaling(BaseCalibrator):
     -----
     :meth:`decision_function` returns ``log p``, the logits whose softmax is
     the mixture.
+
+    References
+    ----------
+    .. [1] J. Zhang, B. Kailkhura and T. Y.-J. Han, "Mix-n-Match: ensemble and compositional methods for uncertainty calibration in deep learning", *ICML*, PMLR 119, 2020.
 
     Examples
     --------

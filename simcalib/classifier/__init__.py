@@ -9,8 +9,10 @@ from simcalib.classifier.callbacks import (
     EarlyStopping,
     EpochECE,
     LRSchedule,
+    PrintLog,
     ProgressBar,
     TrainingCheckpoint,
+    TrainingProgress,
 )
 from simcalib.classifier.engine import DeviceBatchIterator, ImageTensorDataset
 from simcalib.classifier.estimator import SimilarityLSClassifier
@@ -20,6 +22,8 @@ __all__ = [
     "LRSchedule",
     "EpochECE",
     "TrainingCheckpoint",
+    "PrintLog",
+    "TrainingProgress",
     "ProgressBar",
     "EarlyStopping",
     "DeviceBatchIterator",

@@ -4,6 +4,9 @@
 * :class:`EpochECE` -- held-out expected calibration error after each epoch.
 * :class:`TrainingCheckpoint` -- save everything needed to resume a run and
   finish with the same weights as an uninterrupted one.
+* :class:`PrintLog` -- skorch's epoch table, coloured only on a terminal.
+* :class:`TrainingProgress` -- one progress bar over all epochs of a fit,
+  drawn only on a terminal (:mod:`simcalib.progress`).
 * ``ProgressBar`` and ``EarlyStopping`` are skorch's, re-exported here.
 """
 
@@ -12,19 +15,24 @@ from __future__ import annotations
 import math
 import os
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 from skorch.callbacks import Callback, EarlyStopping, EpochScoring, ProgressBar
+from skorch.callbacks import PrintLog as _SkorchPrintLog
 from skorch.history import History
 
+from simcalib import progress
 from simcalib._validation import check_scalar_in_range
 
 __all__ = [
     "LRSchedule",
     "EpochECE",
     "TrainingCheckpoint",
+    "PrintLog",
+    "TrainingProgress",
     "ProgressBar",
     "EarlyStopping",
 ]
@@ -286,3 +294,117 @@ class TrainingCheckpoint(Callback):
                 setattr(cb, key, value)
         _set_rng_states(net, state["rng"])
         return int(state["epoch"])
+
+
+class PrintLog(_SkorchPrintLog):
+    """skorch's per-epoch table, with colour only when standard output is a terminal.
+
+    skorch's :class:`~skorch.callbacks.PrintLog` colours the best value of
+    every column with ANSI escape codes, also when the output goes to a
+    file or a pipe, where the codes show up as garbage. This subclass
+    keeps the codes only when the sink is ``print`` and standard output is
+    a terminal; a custom sink (a logger, a file) never receives them.
+    Lines go through :func:`simcalib.progress.write`, so they do not break
+    a progress bar on screen.
+
+    Parameters are those of skorch's ``PrintLog``.
+
+    Examples
+    --------
+    >>> log = PrintLog().initialize()
+    >>> row = {"epoch": 1, "train_loss": 0.5, "train_loss_best": True}
+    >>> log.format_row(row, "train_loss", color="\x1b[32m")  # doctest's stdout is no terminal
+    '0.5000'
+    """
+
+    def _colour(self):
+        return self.sink is print and progress.is_terminal(sys.stdout)
+
+    def format_row(self, row, key, color):
+        text = super().format_row(row, key, color)
+        if isinstance(text, str) and not self._colour():
+            return progress.strip_ansi(text)
+        return text
+
+    def _sink(self, text, verbose):
+        if self.sink is print:
+            if verbose:
+                progress.write(text)
+        else:
+            self.sink(text)
+
+
+class TrainingProgress(Callback):
+    """One progress bar over every training batch of a fit, on a terminal only.
+
+    The bar counts the batches of all epochs (``max_epochs`` times the
+    batches per epoch), names the current epoch and shows the last training
+    loss. It is drawn only when the net's ``verbose`` is non-zero, progress
+    bars are enabled (:func:`simcalib.progress.set_progress_bars`) and
+    standard error is a terminal; otherwise it costs nothing.
+    :class:`~simcalib.classifier.SimilarityLSClassifier` includes it by
+    default (``callbacks__progress=None`` removes it).
+
+    Parameters
+    ----------
+    delay : float, default=0.5
+        Seconds before the bar first appears.
+
+    Examples
+    --------
+    >>> TrainingProgress().initialize().bar_ is None
+    True
+    """
+
+    def __init__(self, delay=0.5):
+        self.delay = delay
+
+    def initialize(self):
+        self.bar_ = None
+        return self
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self._close()
+
+    def on_epoch_begin(self, net, **kwargs):
+        if self.bar_ is None:
+            # epochs this fit trains (fewer when TrainingCheckpoint resumed a run)
+            self.epochs_ = int(getattr(net, "_planned_epochs", net.max_epochs))
+            self.first_epoch_ = int(getattr(net, "resumed_epoch_", 0) or 0)
+            per_epoch = getattr(net, "train_batches_per_epoch_", None)
+            self.bar_ = progress.progress_bar(
+                total=None if per_epoch is None else per_epoch * max(self.epochs_, 1),
+                desc="training", unit="batch", enabled=bool(net.verbose), delay=self.delay,
+            )
+        epoch = len(net.history)  # skorch appended this epoch's row already
+        self.bar_.set_description(
+            f"epoch {epoch}/{self.first_epoch_ + self.epochs_}", refresh=False)
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if not training or self.bar_ is None:
+            return
+        if self.bar_.total is None:
+            per_epoch = getattr(net, "train_batches_per_epoch_", None)
+            if per_epoch:
+                self.bar_.total = per_epoch * max(self.epochs_, 1)
+        self.bar_.update()
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.bar_ is not None and not self.bar_.disable:
+            loss = net.history[-1].get("train_loss")
+            if isinstance(loss, float):
+                self.bar_.set_postfix(train_loss=f"{loss:.4f}", refresh=False)
+
+    def on_train_end(self, net, **kwargs):
+        self._close()
+
+    def _close(self):
+        bar, self.bar_ = getattr(self, "bar_", None), None
+        if bar is not None:
+            bar.close()
+
+    def __getstate__(self):
+        # a live tqdm bar holds a stream and a lock: never pickled
+        state = dict(self.__dict__)
+        state["bar_"] = None
+        return state

@@ -21,7 +21,6 @@ from skorch.callbacks import (
     EpochScoring,
     EpochTimer,
     PassthroughScoring,
-    PrintLog,
 )
 from skorch.dataset import unpack_data
 from skorch.utils import is_dataset, to_numpy
@@ -40,7 +39,7 @@ from simcalib.classifier._input import (
     input_affine,
     input_statistics,
 )
-from simcalib.classifier.callbacks import LRSchedule
+from simcalib.classifier.callbacks import LRSchedule, PrintLog, TrainingProgress
 from simcalib.classifier.engine import (
     DeviceBatchIterator,
     ImageTensorDataset,
@@ -137,6 +136,8 @@ class SimilarityLSClassifier(NeuralNetClassifier):
     memory format on CUDA, ``compile=True`` uses :func:`torch.compile`, and
     the learning rate follows a one-cycle or cosine schedule
     (:class:`~simcalib.classifier.callbacks.LRSchedule`).
+
+    Class-similarity label smoothing is the method of Liu and JaJa [1]_; mixup is that of Zhang et al. [2]_.
 
     Parameters
     ----------
@@ -294,6 +295,11 @@ class SimilarityLSClassifier(NeuralNetClassifier):
     ``device=None`` a model loads on the device it was fitted on when this
     machine has it, else on the CPU, and ``device`` stays None.
 
+    References
+    ----------
+    .. [1] C. Liu and J. JaJa, "Class-similarity based label smoothing for confidence calibration", *ICANN*, 2021. arXiv:2006.14028.
+    .. [2] H. Zhang, M. Cisse, Y. N. Dauphin and D. Lopez-Paz, "mixup: beyond empirical risk minimization", *ICLR*, 2018.
+
     Examples
     --------
     >>> import numpy as np
@@ -376,6 +382,7 @@ class SimilarityLSClassifier(NeuralNetClassifier):
         if self.lr_schedule is not None:
             callbacks.append(("lr_schedule", LRSchedule(self.lr_schedule)))
         callbacks.append(("print_log", PrintLog()))
+        callbacks.append(("progress", TrainingProgress()))
         return callbacks
 
     def set_params(self, **params):

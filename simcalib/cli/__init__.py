@@ -21,7 +21,7 @@ from importlib import import_module
 
 __all__ = ["main", "CommandError"]
 
-_SUBCOMMANDS = ("evaluate", "demo", "reproduce")
+_SUBCOMMANDS = ("evaluate", "predict", "demo", "reproduce")
 
 
 class CommandError(Exception):

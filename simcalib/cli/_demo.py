@@ -27,12 +27,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from simcalib import progress
 from simcalib.cli import CommandError
 from simcalib.cli._reproduce import (
     check_threads,
     command_line,
     limit_threads,
     option_name,
+    quiet_progress,
     require_torch,
 )
 
@@ -211,14 +213,16 @@ def run(args):
     require_torch()
 
     def log(line):
-        # the scratch folder is of no interest; --quiet silences the progress
+        # the scratch folder is of no interest; --quiet silences the progress.
+        # progress.write: a line printed under the run / CV bars keeps them intact
         if not args.quiet and not line.startswith("wrote "):
-            print(line, file=sys.stderr, flush=True)
+            progress.write(line, file=sys.stderr)
 
     start = time.monotonic()
     # Networks and checkpoints go to a scratch folder: a demo always starts fresh.
+    # --quiet: no progress bar either (bars show only on a terminal anyway)
     with tempfile.TemporaryDirectory(prefix="simcalib-demo-") as scratch, \
-            limit_threads(args.threads):
+            limit_threads(args.threads), quiet_progress(args.quiet):
         scratch = Path(scratch) / "run"
         log(f"simcalib demo ({regime.name} regime): digits, {regime.data_text()}, small CNN "
             f"(width {config.width}), {_plural(config.epochs, 'epoch')}, seed {args.seed}; "
@@ -234,7 +238,9 @@ def run(args):
     with open(out / "results.md", "a", encoding="utf-8") as fh:
         fh.write("\n## Reading\n\n" + "\n".join(reading) + "\n")
     print()
-    print(format_table(result.summary, rows=DEMO_ROWS))
+    # no one-line P/O legend under this table: the reading printed right
+    # below it ends with the full explanation of P and O
+    print(format_table(result.summary, rows=DEMO_ROWS, legend=False))
     print()
     print("\n".join(reading))
     figure = out / "fig1_reliability.png"

@@ -6,6 +6,14 @@ Input formats
     Arrays ``y_true`` (n,) and exactly one of ``logits`` (n, K) or
     ``probs`` (n, K); optionally ``labels`` (K,), the class of each column.
     Logits go through a softmax.
+``outputs.npz`` of ``simcalib reproduce``
+    A run's arrays ``logits_<split>`` or ``probs_<split>`` with the labels
+    ``y_<split>``; ``--split`` picks the split (``test`` by default,
+    ``holdout`` for the networks' held-out logits).
+a folder
+    A run folder (``runs/<run>/seed<s>``) or any folder above it, up to the
+    whole ``--out`` folder of ``simcalib reproduce``: every ``outputs.npz``
+    below it is evaluated, one row per run.
 ``.csv``
     A header row, then one row per sample. The column named ``y_true``
     holds the true labels; every other column holds the probability of one
@@ -25,6 +33,8 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import sys
 import zipfile
 import zlib
 from pathlib import Path
@@ -33,8 +43,13 @@ import numpy as np
 from scipy.special import softmax
 
 from simcalib.cli import CommandError
+from simcalib.metrics._report import ECE_LEGEND
 
-__all__ = ["add_parser", "load_predictions", "format_table", "run", "EXAMPLE_PREDICTIONS"]
+__all__ = ["add_parser", "load_predictions", "format_table", "format_runs_table", "run_files",
+           "run", "EXAMPLE_PREDICTIONS"]
+
+#: The file of a ``simcalib reproduce`` run that holds its outputs and labels.
+OUTPUTS = "outputs.npz"
 
 #: Bundled example: logits of a logistic regression on a held-out split of
 #: scikit-learn's digits (see ``tests/cli/digits_predictions.py``).
@@ -65,12 +80,20 @@ def add_parser(subparsers):
             "saved predictions. PREDICTIONS is an .npz with arrays y_true and "
             "logits or probs (optional labels), or a CSV with a header, a y_true "
             "column and one probability column per class whose header is the class "
-            "label. Without PREDICTIONS, a bundled example is evaluated."
+            "label. PREDICTIONS may also be a run's outputs.npz written by simcalib "
+            "reproduce, or a folder (a run, or a whole reproduce --out folder): every "
+            "outputs.npz below it is evaluated, one row per run. Without PREDICTIONS, a "
+            "bundled example is evaluated."
         ),
     )
     parser.add_argument(
         "predictions", metavar="PREDICTIONS", nargs="?", default=None,
-        help="an .npz or .csv file (default: the bundled digits example)",
+        help="an .npz or .csv file, or a folder of simcalib reproduce runs "
+             "(default: the bundled digits example)",
+    )
+    parser.add_argument(
+        "--split", default="test", choices=["test", "holdout"],
+        help="outputs.npz of simcalib reproduce: the split to evaluate (default test)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
@@ -114,7 +137,7 @@ def _softmax(logits, path):
     return softmax(logits.astype(np.float64), axis=1)
 
 
-def _load_npz(path):
+def _load_npz(path, split="test"):
     # np.load leaves its own file handle open when the zip is unreadable:
     # open the file here so it is always closed.
     try:
@@ -129,6 +152,8 @@ def _load_npz(path):
                 arrays = {key: data[key] for key in data.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise CommandError(f"{path}: not a readable .npz file ({exc})") from None
+    if "y_true" not in arrays and _is_run_output(arrays):
+        return _run_arrays(path, arrays, split)
     if "y_true" not in arrays:
         raise CommandError(f"{path}: missing array 'y_true' (found {sorted(arrays)})")
     has = [key for key in ("probs", "logits") if key in arrays]
@@ -141,6 +166,30 @@ def _load_npz(path):
     y_prob = _softmax(values, path) if has[0] == "logits" else values
     labels = arrays.get("labels")
     return arrays["y_true"], y_prob, labels
+
+
+def _is_run_output(arrays):
+    """Whether the arrays are a ``simcalib reproduce`` run's ``outputs.npz``."""
+    return any(k.startswith(("logits_", "probs_")) for k in arrays)
+
+
+def _run_arrays(path, arrays, split):
+    """``(y_true, y_prob, None)`` of ``split`` from a run's ``outputs.npz``."""
+    splits = sorted({k.split("_", 1)[1] for k in arrays if k.startswith(("logits_", "probs_"))
+                     and not k.split("_", 1)[1].startswith("ood")})
+    has = [f"{kind}_{split}" for kind in ("logits", "probs") if f"{kind}_{split}" in arrays]
+    if not has:
+        raise CommandError(f"{path}: no outputs for the split {split!r} (it stores "
+                           f"{', '.join(splits) or 'none'}; choose one with --split)")
+    if f"y_{split}" not in arrays:
+        raise CommandError(
+            f"{path}: no labels 'y_{split}' beside '{has[0]}'; the run was written by a "
+            "simcalib that did not store them: run its simcalib reproduce command again "
+            "in a new --out folder"
+        )
+    values = _numeric(arrays[has[0]], has[0], path)
+    y_prob = _softmax(values, path) if has[0].startswith("logits") else values
+    return arrays[f"y_{split}"], y_prob, None
 
 
 def _as_int_labels(values):
@@ -187,7 +236,7 @@ def _load_csv(path, logits):
     return np.array(y_raw), y_prob, names
 
 
-def load_predictions(path, *, logits=False):
+def load_predictions(path, *, logits=False, split="test"):
     """Read ``(y_true, y_prob, labels)`` from an ``.npz`` or ``.csv`` file.
 
     Parameters
@@ -196,6 +245,8 @@ def load_predictions(path, *, logits=False):
         The file; its suffix selects the format (see the module docstring).
     logits : bool, default=False
         CSV only: the class columns hold logits.
+    split : {"test", "holdout"}, default="test"
+        A ``simcalib reproduce`` run's ``outputs.npz`` only: which split.
 
     Returns
     -------
@@ -223,7 +274,7 @@ def load_predictions(path, *, logits=False):
         raise CommandError(f"{path}: is a directory, expected an .npz or .csv file")
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        return _load_npz(path)
+        return _load_npz(path, split)
     if suffix == ".csv":
         return _load_csv(path, logits)
     raise CommandError(f"{path}: unsupported file type {suffix!r}; use .npz or .csv")
@@ -231,6 +282,9 @@ def load_predictions(path, *, logits=False):
 
 def format_table(report, *, title=None):
     """Align the report as a two-column text table (ECEs and accuracy in %).
+
+    When the report holds a prediction (P) or output (O) ECE, a last line
+    says what the two mean and that O can exceed 100 %.
 
     Examples
     --------
@@ -251,6 +305,8 @@ def format_table(report, *, title=None):
     lines.append(f"{'metric':<{width}}  {'value':>{vwidth}}")
     lines.append(f"{'-' * width}  {'-' * vwidth}")
     lines += [f"{name:<{width}}  {value:>{vwidth}}" for name, value in rows]
+    if any(key.endswith(("_p", "_o")) and key in report for key, _, _ in _ROWS):
+        lines.append(ECE_LEGEND)
     return "\n".join(lines)
 
 
@@ -292,6 +348,135 @@ def _display_bins(y_true, y_prob, labels, n_bins, mode):
     return stats.edges, stats.accuracy, stats.confidence, stats.counts, ece
 
 
+def run_files(folder):
+    """The ``outputs.npz`` files of the ``simcalib reproduce`` runs in ``folder``.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        A run folder (holding ``outputs.npz``) or any folder above run folders.
+
+    Returns
+    -------
+    files : list of pathlib.Path
+        Sorted by run name and seed.
+    """
+    if (folder / OUTPUTS).is_file():
+        return [folder / OUTPUTS]
+    return sorted(folder.rglob(OUTPUTS), key=lambda p: [
+        int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.as_posix())])
+
+
+#: Columns of the table of several runs: (report key, header, percent).
+_WIDE = (("accuracy", "Acc", True), ("nll", "NLL", False), ("brier", "Brier", False),
+         ("hist_ece_p", "Hist P", True), ("hist_ece_o", "Hist O", True),
+         ("kde_ece_p", "KDE P", True), ("kde_ece_o", "KDE O", True),
+         ("classwise_ece", "Classwise", True), ("mce", "MCE", True))
+
+
+def format_runs_table(rows):
+    """A text table with one row per run and one column per metric.
+
+    Parameters
+    ----------
+    rows : list of (str, dict)
+        Run name and its :func:`~simcalib.metrics.calibration_report`.
+
+    Returns
+    -------
+    table : str
+        Accuracy and ECEs in %, then a line saying what P and O mean.
+
+    Examples
+    --------
+    >>> print(format_runs_table([("ts/seed0", {"accuracy": 0.5, "nll": 0.69})]).splitlines()[2])
+    ts/seed0  50.00  0.6900
+    """
+    keys = [(k, h, pct) for k, h, pct in _WIDE if any(k in r for _, r in rows)]
+    header = ["run"] + [h for _, h, _ in keys]
+    body = [[name] + [("-" if k not in r else f"{100 * r[k]:.2f}" if pct else f"{r[k]:.4f}")
+                      for k, _, pct in keys] for name, r in rows]
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+
+    def fmt(line):
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(line, widths)))
+
+    lines = [fmt(header), "  ".join("-" * w for w in widths)] + [fmt(line) for line in body]
+    lines.append("Accuracy and ECEs in %, NLL and Brier as is. " + ECE_LEGEND)
+    return "\n".join(lines)
+
+
+def _evaluate_folder(args, folder):
+    from simcalib.metrics import calibration_report
+
+    files = run_files(folder)
+    if not files:
+        raise CommandError(f"{folder}: no {OUTPUTS} of simcalib reproduce runs in this folder "
+                           "or below it")
+    if args.plot is not None and len(files) > 1:
+        raise CommandError(f"--plot draws one run; {folder} holds {len(files)} (give one "
+                           "run folder, e.g. runs/one-hot/seed0)")
+    if args.labels is not None or args.logits:
+        raise CommandError("--labels and --logits do not apply to simcalib reproduce outputs")
+    rows, skipped = [], []
+    for path in files:
+        try:
+            y_true, y_prob, _ = _load_npz(path, args.split)
+        except CommandError:
+            if len(files) == 1:
+                raise
+            skipped.append(path.parent.relative_to(folder).as_posix())
+            continue
+        try:
+            report = calibration_report(y_true, y_prob, labels=np.arange(y_prob.shape[1]),
+                                        n_bins=args.n_bins)
+        except ValueError as exc:
+            raise CommandError(f"{path}: {exc}") from None
+        name = path.parent.relative_to(folder).as_posix() if path.parent != folder \
+            else folder.name
+        rows.append((name, report, y_true, y_prob))
+    if not rows:
+        raise CommandError(f"{folder}: no run stores outputs and labels of the split "
+                           f"{args.split!r}")
+    if len(files) == 1:
+        name, report, y_true, y_prob = rows[0]
+        _print_single(args, files[0], report, y_true, y_prob, None)
+        return 0
+    if args.json:
+        print(json.dumps([{"run": name, "n_samples": int(len(p)), "n_classes": int(p.shape[1]),
+                           "split": args.split, "n_bins": args.n_bins, **report}
+                          for name, report, _, p in rows], indent=2))
+    else:
+        n, k = len(rows[0][3]), rows[0][3].shape[1]
+        print(f"{folder}: {len(rows)} runs, {args.split} split ({n} samples, {k} classes), "
+              f"{args.n_bins} bins")
+        print(format_runs_table([(name, report) for name, report, _, _ in rows]))
+    if skipped:
+        print(f"simcalib evaluate: {len(skipped)} runs store no outputs and labels of the "
+              f"{args.split} split: {', '.join(skipped)}", file=sys.stderr)
+    return 0
+
+
+def _print_single(args, path, report, y_true, y_prob, labels):
+    n = len(y_prob)
+    k = y_prob.shape[1] if y_prob.ndim == 2 else 2  # 1-D: binary positive class
+    if args.plot is not None:
+        _plot(args.plot, y_true, y_prob, labels, args.n_bins, path.parent.name
+              if path.name == OUTPUTS else path.stem)
+    if args.json:
+        out = {"file": str(path), "n_samples": int(n), "n_classes": int(k),
+               "n_bins": args.n_bins, **report}
+        print(json.dumps(out, indent=2))
+    else:
+        title = f"{path.name}: {n} samples, {k} classes, {args.n_bins} bins"
+        if path.name == OUTPUTS:
+            title = f"{path}: {args.split} split, {n} samples, {k} classes, {args.n_bins} bins"
+        print(format_table(report, title=title))
+        if args.plot is not None:
+            print(f"reliability diagrams written to {args.plot}")
+
+
 def run(args):
     """Execute ``simcalib evaluate``; return the exit code."""
     from simcalib.metrics import calibration_report
@@ -301,10 +486,12 @@ def run(args):
         raise CommandError(f"--n-bins must be between 1 and {MAX_BINS}; got {args.n_bins}")
     if args.plot is not None and not args.plot.strip():
         raise CommandError("--plot needs a file name such as reliability.png")
+    if path.is_dir():
+        return _evaluate_folder(args, path)
     if args.logits and path.suffix.lower() != ".csv":
         raise CommandError(f"--logits applies to CSV files only; {path} states its own "
                            "'logits' or 'probs' array")
-    y_true, y_prob, labels = load_predictions(path, logits=args.logits)
+    y_true, y_prob, labels = load_predictions(path, logits=args.logits, split=args.split)
     if args.labels is not None:
         labels = np.array(args.labels)
         if np.asarray(y_true).dtype.kind in "iu":
@@ -318,17 +505,5 @@ def run(args):
         report = calibration_report(y_true, y_prob, labels=labels, n_bins=args.n_bins)
     except ValueError as exc:
         raise CommandError(f"{path}: {exc}") from None
-    n = len(y_prob)
-    k = y_prob.shape[1] if y_prob.ndim == 2 else 2  # 1-D: binary positive class
-    if args.plot is not None:
-        _plot(args.plot, y_true, y_prob, labels, args.n_bins, path.stem)
-    if args.json:
-        out = {"file": str(path), "n_samples": int(n), "n_classes": int(k),
-               "n_bins": args.n_bins, **report}
-        print(json.dumps(out, indent=2))
-    else:
-        title = f"{path.name}: {n} samples, {k} classes, {args.n_bins} bins"
-        print(format_table(report, title=title))
-        if args.plot is not None:
-            print(f"reliability diagrams written to {args.plot}")
+    _print_single(args, path, report, y_true, y_prob, labels)
     return 0

@@ -89,7 +89,9 @@ def add_training_arguments(parser, *, epochs, batch_size, lr, threads=None):
     parser.add_argument("--threads", type=int, default=threads,
                         help="torch CPU threads (default: "
                              + (f"{threads})" if threads else "torch's choice)"))
-    parser.add_argument("--quiet", action="store_true", help="no per-epoch log")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no per-epoch log and no progress bars (bars show only on a "
+                             "terminal anyway)")
 
 
 def add_parser(subparsers):
@@ -99,10 +101,16 @@ def add_parser(subparsers):
         help="the paper's comparison tables and figures (resumable)",
         description=__doc__.split("\n\n", 1)[1],
     )
-    parser.add_argument("--dataset", required=True, choices=["tiny-imagenet", "cifar100", "digits"])
+    parser.add_argument("--dataset", required=True,
+                        choices=["tiny-imagenet", "cifar100", "digits", "folder"],
+                        help="'folder': your own images, DIR/<class name>/*.jpg|png (split "
+                             "from DIR/train/ and DIR/test/ or DIR/val/ when they exist)")
     parser.add_argument("--data-dir", metavar="DIR",
                         help="dataset folder or archive (tiny-imagenet: folder, zip or tar; "
-                             "cifar100: the cifar-100-python folder); not needed for digits")
+                             "cifar100: the cifar-100-python folder; folder: the image "
+                             "folder); not needed for digits")
+    parser.add_argument("--image-size", type=int,
+                        help="folder only: side of the square images (default 32)")
     parser.add_argument("--model", default="resnet18",
                         help="resnet18, resnet34, wrn (WRN-28-10), densenet (DenseNet-BC-100), "
                              "small, or any simcalib.nn.build_network name (default resnet18)")
@@ -155,15 +163,71 @@ def add_parser(subparsers):
     parser.add_argument("--cv-jobs", type=int, default=1,
                         help="processes of that search, one thread each (default 1)")
     parser.add_argument("--no-ood", action="store_true", help="skip Fig. 3")
-    parser.add_argument("--ood-dataset", choices=["tiny-imagenet", "cifar100", "digits"],
+    parser.add_argument("--ood-dataset", choices=["tiny-imagenet", "cifar100", "digits", "folder"],
                         help="Fig. 3 'other dataset' (default: crops of scikit-learn's sample photos)")
     parser.add_argument("--ood-data-dir", metavar="DIR", help="where the --ood-dataset lives")
     parser.set_defaults(func=run, _parser=parser)
     return parser
 
 
+#: Options whose value is a path (by their metavar), and the one that is written.
+_PATH_METAVARS = ("DIR", "PATH")
+_OUTPUT_OPTIONS = ("out",)
+
+
+def portable_path(value, *, output=False, cwd=None):
+    """``value`` as a reader can retype it: relative to the working directory.
+
+    The command written into ``results.md`` is meant to be rerun on another
+    machine, from the same place in the repository. An absolute path of this
+    machine (``/home/me/shared/data/...``) would not exist there, so it is
+    written relative to the directory the command ran in (``../shared/...``
+    from the repository root). An output folder outside that directory
+    (``/tmp/run``) is written as its name alone: the reader chooses where
+    results go, and climbing to another machine's ``/tmp`` helps nobody.
+    Relative paths are kept as typed.
+
+    Parameters
+    ----------
+    value : str
+        The path as given on the command line.
+    output : bool, default=False
+        Whether it is the output folder (``--out``).
+    cwd : str, default=None
+        The directory the command ran in; the current one when None.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> portable_path("/work/shared/data/glove.txt", cwd="/work/main")
+    '../shared/data/glove.txt'
+    >>> portable_path("/tmp/ti_run", output=True, cwd="/work/main")
+    'ti_run'
+    >>> portable_path("runs/digits", output=True, cwd="/work/main")
+    'runs/digits'
+    """
+    text = os.path.expanduser(str(value))
+    if not os.path.isabs(text):
+        return str(value)
+    cwd = os.getcwd() if cwd is None else cwd
+    try:
+        relative = os.path.relpath(text, cwd)
+    except ValueError:  # another drive (Windows): no relative form exists
+        return str(value)
+    if output and (relative == ".." or relative.startswith(".." + os.sep)):
+        return os.path.basename(os.path.normpath(text)) or str(value)
+    return relative
+
+
 def command_line(args, name):
-    """The command that reproduces ``args``: every option that is not at its default."""
+    """The command that reproduces ``args``: every option that is not at its default.
+
+    Paths are written by :func:`portable_path` (no absolute path of this
+    machine reaches ``results.md``).
+    """
     parts = ["simcalib", name]
     parser = getattr(args, "_parser", None)
     for action in parser._actions if parser is not None else ():
@@ -176,6 +240,8 @@ def command_line(args, name):
         if action.nargs == 0:  # store_true
             parts.append(flag)
         else:
+            if action.metavar in _PATH_METAVARS:
+                value = portable_path(value, output=action.dest in _OUTPUT_OPTIONS)
             parts += [flag, shlex.quote(str(value))]
     return " ".join(parts)
 
@@ -203,6 +269,13 @@ def limit_threads(threads):
         torch.set_num_threads(old)
 
 
+def quiet_progress(quiet):
+    """Context manager: no progress bar anywhere while ``quiet`` (``--quiet``)."""
+    from simcalib import progress
+
+    return progress.progress_bars(False) if quiet else contextlib.nullcontext()
+
+
 def require_torch():
     try:
         import skorch  # noqa: F401
@@ -225,11 +298,13 @@ def build_config(args):
     from simcalib.experiments._config import check_config
 
     check_threads(args.threads)
-    if "tiny-imagenet" in (args.dataset, args.ood_dataset):
-        try:
-            import PIL  # noqa: F401
-        except ImportError:
-            raise CommandError("Tiny-ImageNet needs Pillow: pip install 'simcalib[images]'") from None
+    for needs_pillow in ("tiny-imagenet", "folder"):
+        if needs_pillow in (args.dataset, args.ood_dataset):
+            try:
+                import PIL  # noqa: F401
+            except ImportError:
+                raise CommandError(f"--dataset {needs_pillow} needs Pillow: "
+                                   "pip install 'simcalib[images]'") from None
     if args.no_sweeps:
         given = [f for f, v in (("--sweep-alphas", args.sweep_alphas),
                                 ("--sweep-betas", args.sweep_betas),
@@ -247,6 +322,7 @@ def build_config(args):
     config = ExperimentConfig(
         dataset=args.dataset,
         data_dir=args.data_dir,
+        image_size=args.image_size,
         model=MODEL_ALIASES.get(args.model.lower(), args.model),
         width=args.width,
         methods=args.methods,
@@ -298,7 +374,7 @@ def run(args, *, callbacks=()):
     require_torch()
     command = command_line(args, "reproduce")
     try:
-        with limit_threads(args.threads):
+        with limit_threads(args.threads), quiet_progress(args.quiet):
             result = run_experiment(config, args.out, callbacks=callbacks, command=command)
     except KeyboardInterrupt as exc:
         detail = f"{exc}; " if str(exc) else ""

@@ -19,8 +19,6 @@ import tarfile
 import time
 import warnings
 import zipfile
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -31,6 +29,7 @@ from simcalib.datasets._cache import (
     load_array_cache,
     save_array_cache,
 )
+from simcalib.datasets._decode import CHUNK, decode_images
 
 __all__ = ["load_tiny_imagenet"]
 
@@ -38,10 +37,7 @@ _FOLDER = "tiny-imagenet-200"
 _IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
 _TEXT_FILES = ("wnids.txt", "words.txt", "val_annotations.txt")
 _CACHE_VERSION = 1
-# Below this many images, decoding in the calling process is faster than
-# starting worker processes.
-_MIN_PARALLEL = 4000
-_CHUNK = 2000
+_CHUNK = CHUNK
 
 _DESCR = """\
 Tiny-ImageNet-200 (Stanford CS231n): 200 ImageNet classes, 500 training and
@@ -207,56 +203,8 @@ def _decode_chunk(items):
 
 def _decode_all(items, n_jobs, verbose, what):
     """Decode every item, in worker processes when there are many."""
-    if not items:
-        return np.empty((0, 0, 0, 3), dtype=np.uint8)
-    chunks = [items[i:i + _CHUNK] for i in range(0, len(items), _CHUNK)]
-    if n_jobs is None:
-        n_jobs = min(os.cpu_count() or 1, 8) if len(items) >= _MIN_PARALLEL else 1
-    elif n_jobs < 0:
-        n_jobs = os.cpu_count() or 1
-    start = time.monotonic()
-    results = []
-
-    def report(done):
-        if verbose:
-            sys.stderr.write(
-                f"\r  decoding {what}: {done}/{len(items)} images "
-                f"({time.monotonic() - start:.1f} s)"
-            )
-            sys.stderr.flush()
-
-    if n_jobs == 1 or len(chunks) == 1:
-        done = 0
-        for chunk in chunks:
-            results.append(_decode_chunk(chunk))
-            done += len(chunk)
-            report(done)
-    else:
-        # Fork on Linux like torch's DataLoader: the workers only run Pillow,
-        # and "spawn" would re-import the caller's __main__ (breaking scripts
-        # without an ``if __name__ == "__main__"`` guard).
-        method = "fork" if sys.platform.startswith("linux") else "spawn"
-        with warnings.catch_warnings():
-            # Python >= 3.12 warns about fork() in a process with threads.
-            warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
-            with ProcessPoolExecutor(n_jobs, mp_context=get_context(method)) as pool:
-                done = 0
-                for chunk, arr in zip(chunks, pool.map(_decode_chunk, chunks)):
-                    results.append(arr)
-                    done += len(chunk)
-                    report(done)
-    if verbose:
-        sys.stderr.write("\n")
-    shapes = {r.shape[1:] for r in results}
-    if len(shapes) > 1:
-        first = results[0].shape[1:]
-        for chunk, arr in zip(chunks, results):
-            if arr.shape[1:] != first:
-                raise ValueError(
-                    f"image {chunk[0][0]} has size {arr.shape[2]}x{arr.shape[1]}; "
-                    f"the others have {first[1]}x{first[0]}"
-                )
-    return np.concatenate(results)
+    return decode_images(items, _decode_chunk, n_jobs=n_jobs, verbose=verbose, what=what,
+                         chunk=_CHUNK)
 
 
 def _parse_words(text, wnids, where):

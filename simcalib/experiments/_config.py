@@ -31,10 +31,15 @@ class ExperimentConfig:
 
     Parameters
     ----------
-    dataset : {"digits", "cifar100", "tiny-imagenet"}, default="digits"
+    dataset : {"digits", "cifar100", "tiny-imagenet", "folder"}, default="digits"
+        ``"folder"``: the user's own images, one sub-folder per class
+        (:func:`~simcalib.datasets.load_image_folder`).
     data_dir : str, default=None
-        Folder or archive of the dataset (required for cifar100 and
-        tiny-imagenet, refused for digits).
+        Folder or archive of the dataset (required for cifar100,
+        tiny-imagenet and folder, refused for digits).
+    image_size : int, default=None
+        Side of the square images a ``"folder"`` dataset is resized to
+        (None: 32); refused for the other datasets, which have their size.
     model : str, default="small_cnn"
         Network name for :func:`simcalib.nn.build_network` (``"resnet18"``,
         ``"resnet34"``, ``"wrn16_4"``, ``"densenet_bc100"``, ...).
@@ -102,7 +107,10 @@ class ExperimentConfig:
     n_ood : int, default=500
         Number of OOD images of each kind.
     quiet : bool, default=False
-        No per-epoch log of the networks.
+        No per-epoch log (nor epoch bar) of the networks. The bars over the
+        runs and the cross-validation grids follow
+        :func:`simcalib.progress.set_progress_bars` (and show only on a
+        terminal).
 
     Examples
     --------
@@ -114,6 +122,7 @@ class ExperimentConfig:
 
     dataset: str = "digits"
     data_dir: str | None = None
+    image_size: int | None = None
     model: str = "small_cnn"
     width: int | None = None
     methods: tuple = tuple(m.key for m in METHODS)
@@ -249,6 +258,11 @@ def check_config(config, name_of=None):
         raise ValueError(f"{n('data_dir')} is required for dataset {c.dataset!r}")
     if c.data_dir is not None and not os.path.exists(os.path.expanduser(c.data_dir)):
         raise ValueError(f"{n('data_dir')}: {c.data_dir} does not exist")
+    if c.image_size is not None:
+        if c.dataset != "folder":
+            raise ValueError(f"{n('image_size')} is only used with dataset 'folder' (the "
+                             f"images of {c.dataset!r} have their own size)")
+        check_scalar_in_range(c.image_size, n("image_size"), lo=4, hi=1024, integer=True)
     if not isinstance(c.model, str) or not c.model.strip():
         raise ValueError(f"{n('model')} must be a network name such as 'resnet18'; got {c.model!r}")
     optional_int("width", 1)
@@ -324,12 +338,15 @@ def check_config(config, name_of=None):
                              f"got {c.ood_dataset!r}")
         if not c.ood:
             raise ValueError(f"{n('ood_dataset')} is set but the OOD figure is off")
+        if c.ood_dataset == "folder" and c.dataset != "folder":
+            raise ValueError(f"{n('ood_dataset')} 'folder' needs dataset 'folder' (its "
+                             f"images are resized to {n('image_size')})")
         if c.ood_dataset != "digits" and c.ood_data_dir is None:
             raise ValueError(f"{n('ood_dataset')} {c.ood_dataset!r} needs {n('ood_data_dir')}")
     if c.ood_data_dir is not None:
         if c.ood_dataset in (None, "digits"):
             raise ValueError(f"{n('ood_data_dir')} is only used with {n('ood_dataset')} "
-                             "cifar100 or tiny-imagenet")
+                             "cifar100, tiny-imagenet or folder")
         if not _path_like(c.ood_data_dir):
             raise ValueError(f"{n('ood_data_dir')} must be a path; got {c.ood_data_dir!r}")
         if not os.path.exists(os.path.expanduser(c.ood_data_dir)):

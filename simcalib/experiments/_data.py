@@ -11,7 +11,9 @@ from simcalib._validation import check_scalar_in_range
 
 __all__ = ["ExperimentData", "load_experiment_data", "DATASETS", "ood_inputs"]
 
-DATASETS = ("digits", "cifar100", "tiny-imagenet")
+DATASETS = ("digits", "cifar100", "tiny-imagenet", "folder")
+#: Side of the images of a "folder" dataset when none is given.
+DEFAULT_IMAGE_SIZE = 32
 
 
 @dataclass
@@ -67,7 +69,8 @@ class ExperimentData:
         return tuple(self.X_train.shape[1:])
 
 
-def _load_raw(dataset, data_dir, *, max_classes, max_train_per_class, verbose):
+def _load_raw(dataset, data_dir, *, max_classes, max_train_per_class, verbose,
+              image_size=None):
     from simcalib import datasets
 
     if dataset == "digits":
@@ -83,6 +86,12 @@ def _load_raw(dataset, data_dir, *, max_classes, max_train_per_class, verbose):
             data_dir, classes=max_classes, max_per_class=max_train_per_class, verbose=verbose
         )
         return raw, list(raw.class_descriptions)
+    if dataset == "folder":
+        raw = datasets.load_image_folder(
+            data_dir, image_size=image_size or DEFAULT_IMAGE_SIZE, classes=max_classes,
+            max_per_class=max_train_per_class, verbose=verbose,
+        )
+        return raw, list(raw.class_names)
     raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
 
 
@@ -105,13 +114,15 @@ def load_experiment_data(
     holdout_from="train",
     random_state=0,
     verbose=False,
+    image_size=None,
 ):
     """Load a dataset, optionally reduce it, and hold out a calibration split.
 
     Parameters
     ----------
-    dataset : {"digits", "cifar100", "tiny-imagenet"}
-        Which dataset.
+    dataset : {"digits", "cifar100", "tiny-imagenet", "folder"}
+        Which dataset; ``"folder"`` is a folder of the user's images with one
+        sub-folder per class (:func:`~simcalib.datasets.load_image_folder`).
     data_dir : str or os.PathLike, default=None
         Where it lives (not needed for digits).
     max_classes : int, default=None
@@ -141,6 +152,8 @@ def load_experiment_data(
         that the methods are compared on identical data).
     verbose : bool, default=False
         Progress of the loaders.
+    image_size : int, default=None
+        ``"folder"`` only: side of the square images (None: 32).
 
     Returns
     -------
@@ -168,7 +181,7 @@ def load_experiment_data(
         check_scalar_in_range(max_train_per_class, "max_train_per_class", lo=2, integer=True)
     raw, word_names = _load_raw(
         dataset, data_dir, max_classes=max_classes,
-        max_train_per_class=max_train_per_class, verbose=verbose,
+        max_train_per_class=max_train_per_class, verbose=verbose, image_size=image_size,
     )
     X, y = raw.X_train, np.asarray(raw.y_train)
     X_test, y_test = raw.X_test, np.asarray(raw.y_test)

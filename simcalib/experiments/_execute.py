@@ -25,6 +25,7 @@ from simcalib.experiments._train import (
     make_similarity,
     softmax,
 )
+from simcalib.progress import joblib_progress
 
 __all__ = ["ood_sets", "preflight", "train", "search", "calibrate", "evaluate",
            "probabilities", "SEARCH"]
@@ -51,6 +52,11 @@ def ood_sets(config, data):
             other = datasets.load_tiny_imagenet(config.ood_data_dir, verbose=not config.quiet).X_test
         elif config.ood_dataset == "cifar100":
             other = datasets.load_cifar100(config.ood_data_dir).X_test
+        elif config.ood_dataset == "folder":
+            other = datasets.load_image_folder(
+                config.ood_data_dir, image_size=data.image_shape[1:],
+                color_mode="grayscale" if data.image_shape[0] == 1 else "rgb",
+                verbose=not config.quiet).X_test
         else:  # "digits"; check_config allows no other value
             other = datasets.load_digits_images(dtype="uint8").X_test
     name = f"{config.ood_dataset} test images" if other is not None else "other dataset"
@@ -168,7 +174,9 @@ def search(run, config, data, folder, settings=None, log=None):
     alphas, betas, folds = run.grid
     cv = make_search(run.targets, run.grid, config, data, run.seed)
     start = time.monotonic()
-    with warnings.catch_warnings():
+    # one bar over the grid's len(alphas) x len(betas) x folds fits (a terminal only)
+    with warnings.catch_warnings(), joblib_progress(
+            total=len(alphas) * len(betas) * int(folds), desc=f"CV {run.name}", delay=1.0):
         warnings.simplefilter("ignore", TrainingInterruptedWarning)
         cv.fit(data.X_train, data.y_train)
     seconds = time.monotonic() - start
@@ -202,8 +210,8 @@ def train(run, config, data, ood, folder, callbacks=(), *, settings=None, log=No
         Method, seed, smoothing parameters, timings, device and
         :func:`~simcalib.metrics.calibration_report` of the test split.
     outputs : dict of str -> ndarray
-        ``logits_<split>`` (float32) for the stored splits and
-        ``logits_ood<i>`` for each OOD set.
+        ``logits_<split>`` (float32) and ``y_<split>`` (the labels, int64)
+        for the stored splits, and ``logits_ood<i>`` for each OOD set.
     """
     from simcalib.classifier import TrainingCheckpoint
 
@@ -227,6 +235,7 @@ def train(run, config, data, ood, folder, callbacks=(), *, settings=None, log=No
                    interrupted=bool(getattr(clf, "interrupted_", False)))
     outputs = {f"logits_{split}": clf.decision_function(getattr(data, f"X_{split}")).astype(np.float32)
                for split in OUTPUT_SPLITS["train"]}
+    outputs.update(_labels(data, "train"))
     for i, X in enumerate(ood.values()):
         outputs[f"logits_ood{i}"] = clf.decision_function(X).astype(np.float32)
     if not all(np.all(np.isfinite(v)) for v in outputs.values()):
@@ -248,6 +257,13 @@ def train(run, config, data, ood, folder, callbacks=(), *, settings=None, log=No
     return record, outputs
 
 
+def _labels(data, kind):
+    """``y_<split>`` beside the outputs of each stored split: a run's
+    ``outputs.npz`` is then all that ``simcalib evaluate`` needs."""
+    return {f"y_{split}": np.asarray(getattr(data, f"y_{split}"), dtype=np.int64)
+            for split in OUTPUT_SPLITS[kind]}
+
+
 def calibrate(run, config, data, base_outputs, n_ood):
     """Fit the calibrator of a post-hoc run on its base network's held-out logits.
 
@@ -255,13 +271,14 @@ def calibrate(run, config, data, base_outputs, n_ood):
     -------
     record : dict
     outputs : dict of str -> ndarray
-        ``probs_test`` and ``probs_ood<i>``.
+        ``probs_test``, ``y_test`` and ``probs_ood<i>``.
     """
     start = time.monotonic()
     cal = make_calibrator(run.calibrator, data.y_holdout)
     cal.fit(base_outputs["logits_holdout"].astype(np.float64), data.y_holdout)
     outputs = {f"probs_{split}": cal.predict_proba(base_outputs[f"logits_{split}"].astype(np.float64))
                for split in OUTPUT_SPLITS["posthoc"]}
+    outputs.update(_labels(data, "posthoc"))
     for i in range(n_ood):
         outputs[f"probs_ood{i}"] = cal.predict_proba(base_outputs[f"logits_ood{i}"].astype(np.float64))
     seconds = time.monotonic() - start

@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from simcalib import progress
 from simcalib._device import resolve_device
 from simcalib.experiments._config import (
     ExperimentConfig,
@@ -47,7 +48,9 @@ __all__ = ["ExperimentConfig", "ExperimentResult", "run_experiment"]
 
 
 def _stderr(line):
-    print(line, file=sys.stderr, flush=True)
+    # through tqdm: a line printed while the run / epoch bars are on screen
+    # clears them, prints, and redraws them below
+    progress.write(line, file=sys.stderr)
 
 
 def run_experiment(config, out, *, callbacks=(), log=None, command=None):
@@ -105,6 +108,7 @@ def run_experiment(config, out, *, callbacks=(), log=None, command=None):
         config.dataset, config.data_dir, max_classes=config.max_classes,
         max_train_per_class=config.max_train_per_class, holdout=config.holdout,
         holdout_from=config.holdout_from, verbose=not config.quiet,
+        image_size=config.image_size,
     )
     log(f"{config.dataset}: {len(data.y_train)} train / {len(data.y_holdout)} held-out "
         f"(from the {config.holdout_from} split) / {len(data.y_test)} test images of shape "
@@ -123,7 +127,11 @@ def run_experiment(config, out, *, callbacks=(), log=None, command=None):
               for split in set(OUTPUT_SPLITS["train"]) | set(OUTPUT_SPLITS["posthoc"])}
     done = {}
     n_trained = n_skipped = 0
-    for i, run in enumerate(plan.order, 1):
+    # a bar over the runs (on a terminal, unless bars are switched off: the
+    # commands' --quiet); each network's epochs have their own (TrainingProgress,
+    # a default callback of the classifier, shown when the epoch log is)
+    runs = progress.progress_bar(plan.order, desc="runs", unit="run")
+    for i, run in enumerate(runs, 1):
         prefix = f"[{i}/{len(plan.order)}] {describe(run)}, seed {run.seed}"
         base_sha = done[run.base.key].sha256 if run.posthoc else None
         found = folder.load(run, settings[run.key], n_rows=n_rows, n_classes=data.n_classes,

@@ -6,7 +6,8 @@ Layout::
                                       check has passed, before the first run)
     runs/<run>/seed<s>/settings.json  settings of the run (written when it starts)
     runs/<run>/seed<s>/checkpoint.pt  training state while a network is unfinished
-    runs/<run>/seed<s>/outputs.npz    its logits / probabilities (atomic)
+    runs/<run>/seed<s>/outputs.npz    its logits / probabilities and labels (atomic;
+                                      ``simcalib evaluate`` reads it)
     runs/<run>/seed<s>/result.json    its metrics, settings and the size and
                                       SHA-256 of outputs.npz (atomic, written last)
 

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from simcalib.experiments._methods import ALL_METHODS
+from simcalib.metrics._report import ECE_LEGEND
 
 __all__ = ["TABLE_ROWS", "summarize", "format_table", "results_to_csv"]
 
@@ -74,7 +75,7 @@ def _cell(stats, scale, decimals):
     return text
 
 
-def format_table(summary, *, style="text", rows=TABLE_ROWS):
+def format_table(summary, *, style="text", rows=TABLE_ROWS, legend=True):
     """Format a :func:`summarize` result with methods as columns.
 
     Parameters
@@ -85,11 +86,17 @@ def format_table(summary, *, style="text", rows=TABLE_ROWS):
         Aligned plain text (for the terminal) or a GitHub markdown table.
     rows : sequence of (label, key, scale, decimals), default=TABLE_ROWS
         The rows: Hist P, Hist O, KDE P, KDE O (ECE, %), accuracy (%), NLL.
+    legend : bool, default=True
+        End a text table that has P or O rows with the line saying what P
+        and O mean (:data:`~simcalib.metrics._report.ECE_LEGEND`). False for
+        a caller that explains them itself right below the table.
 
     Returns
     -------
     table : str
         Entries are ``mean ± std`` over seeds (just the mean for one seed).
+        The text table ends with a line saying what P and O mean when it
+        has such rows (see ``legend``).
 
     Examples
     --------
@@ -117,7 +124,9 @@ def format_table(summary, *, style="text", rows=TABLE_ROWS):
             c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))
         ).rstrip()
     rule = "-" * len(fmt(header))
-    return "\n".join([fmt(header), rule] + [fmt(r) for r in body])
+    has_po = any(label.endswith((" P", " O")) for label, *_ in rows)
+    below = [ECE_LEGEND] if legend and has_po else []
+    return "\n".join([fmt(header), rule] + [fmt(r) for r in body] + below)
 
 
 def results_to_csv(records, columns=None):

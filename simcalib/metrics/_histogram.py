@@ -323,6 +323,8 @@ def expected_calibration_error(
     torchmetrics ``[lo, hi)`` with an extra slot for 1.0, so the three agree
     except for values that lie exactly on an edge.
 
+    The binned ECE is that of Naeini et al. [1]_ as used by Guo et al. [2]_; the output variant is the paper's eq. 4 [3]_.
+
     Parameters
     ----------
     y_true : array-like of shape (n_samples,)
@@ -374,6 +376,12 @@ def expected_calibration_error(
     --------
     kde_calibration_error : The kernel density estimate of the same quantity.
     classwise_calibration_error : One histogram per class, averaged.
+
+    References
+    ----------
+    .. [1] M. P. Naeini, G. F. Cooper and M. Hauskrecht, "Obtaining well calibrated probabilities using Bayesian binning", *AAAI*, 2015.
+    .. [2] C. Guo, G. Pleiss, Y. Sun and K. Q. Weinberger, "On calibration of modern neural networks", *ICML*, PMLR 70, pp. 1321-1330, 2017.
+    .. [3] C. Liu and J. JaJa, "Class-similarity based label smoothing for confidence calibration", *ICANN*, 2021. arXiv:2006.14028.
 
     Examples
     --------
@@ -474,6 +482,8 @@ def classwise_calibration_error(
     cancel inside a shared bin. Bins are ``(lo, hi]`` with 0.0 in the first
     and 1.0 in the last bin.
 
+    The classwise ECE is defined by Kull et al. [1]_.
+
     Parameters
     ----------
     y_true : array-like of shape (n_samples,)
@@ -494,6 +504,10 @@ def classwise_calibration_error(
     -------
     error : float
         In [0, 1].
+
+    References
+    ----------
+    .. [1] M. Kull, M. Perello-Nieto, M. Kängsepp, T. Silva Filho, H. Song and P. Flach, "Beyond temperature scaling: obtaining well-calibrated multi-class probabilities with Dirichlet calibration", *NeurIPS*, 2019.
 
     Examples
     --------

@@ -390,6 +390,8 @@ def kde_calibration_error(
     evaluation grid (1.343e-4), the bandwidth is that step. A kernel
     narrower than the grid step is not represented by the grid.
 
+    The KDE-based ECE is that of Zhang et al. [1]_, used for the paper's tables [2]_.
+
     Parameters
     ----------
     y_true : array-like of shape (n_samples,)
@@ -427,6 +429,11 @@ def kde_calibration_error(
     ``mode="prediction"`` is the top-label error for every ``K``, with the
     same meaning as in :func:`expected_calibration_error`, so for ``K = 2``
     it differs from the reference code's binary branch.
+
+    References
+    ----------
+    .. [1] J. Zhang, B. Kailkhura and T. Y.-J. Han, "Mix-n-Match: ensemble and compositional methods for uncertainty calibration in deep learning", *ICML*, PMLR 119, 2020.
+    .. [2] C. Liu and J. JaJa, "Class-similarity based label smoothing for confidence calibration", *ICANN*, 2021. arXiv:2006.14028.
 
     Examples
     --------

@@ -17,6 +17,10 @@ from simcalib.metrics._scores import SampleScores
 
 __all__ = ["calibration_report", "REPORT_KEYS"]
 
+#: The line printed under every command-line table of ECEs: what P and O mean.
+ECE_LEGEND = ("P = ECE of the predicted class, O = ECE of all outputs "
+              "(paper's scale: 0-200 %, can exceed 100 %)")
+
 #: Keys of :func:`calibration_report`, in display order.
 REPORT_KEYS = (
     "accuracy",

@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from simcalib import progress
 from simcalib._validation import _is_torch_tensor, check_images, check_scalar_in_range
 from simcalib.similarity._base import BaseSimilarity
 from simcalib.similarity._pixel import _mean_pairwise, _resolve_device
@@ -58,6 +59,8 @@ class AutoencoderSimilarity(BaseSimilarity):
     Inputs are standardised with one global mean and standard deviation
     (learned in ``fit``) before entering the network.
 
+    Latent-space class distances are one of the similarity sources of Liu and JaJa [1]_.
+
     Parameters
     ----------
     latent_dim : int or "auto", default="auto"
@@ -77,8 +80,9 @@ class AutoencoderSimilarity(BaseSimilarity):
         Seeds the network initialisation and the batch order (the global
         torch RNG is left untouched). Runs on the CPU are then reproducible.
     verbose : int, default=1
-        ``> 0``: print one progress line per epoch (loss, seconds) to stderr;
-        0: silent.
+        ``> 0``: print one line per epoch (loss, seconds) to stderr and, on a
+        terminal, a progress bar over the training batches
+        (:mod:`simcalib.progress`); 0: silent.
 
     Attributes
     ----------
@@ -96,6 +100,10 @@ class AutoencoderSimilarity(BaseSimilarity):
         Mean training loss of each epoch.
     input_mean_, input_std_ : float
         Standardisation applied to the inputs.
+
+    References
+    ----------
+    .. [1] C. Liu and J. JaJa, "Class-similarity based label smoothing for confidence calibration", *ICANN*, 2021. arXiv:2006.14028.
 
     Examples
     --------
@@ -181,10 +189,14 @@ class AutoencoderSimilarity(BaseSimilarity):
         n = X.shape[0]
         self.loss_curve_ = []
         model.train()
+        n_batches = -(-n // self.batch_size)
+        bar = progress.progress_bar(total=self.epochs * n_batches, desc="autoencoder",
+                                    unit="batch", enabled=bool(self.verbose), delay=0.5)
         for epoch in range(self.epochs):
             start, total = time.perf_counter(), 0.0
             order = rng.permutation(n)
             for i in range(0, n, self.batch_size):
+                bar.update()
                 xb = self._to_tensor(X[np.sort(order[i : i + self.batch_size])], dev)
                 if xb.shape[0] == 1 and n > 1:
                     continue  # BatchNorm cannot train on a single sample
@@ -195,12 +207,12 @@ class AutoencoderSimilarity(BaseSimilarity):
                 total += float(loss.detach()) * xb.shape[0]
             self.loss_curve_.append(total / n)
             if self.verbose:
-                print(
+                progress.write(
                     f"[{type(self).__name__}] epoch {epoch + 1}/{self.epochs} "
                     f"loss {self.loss_curve_[-1]:.5f} ({time.perf_counter() - start:.1f} s)",
                     file=sys.stderr,
-                    flush=True,
                 )
+        bar.close()
         model.eval()
         self.autoencoder_ = model
         latents = self._encode(X, dev)

@@ -34,6 +34,8 @@ class WordEmbeddingSimilarity(BaseSimilarity):
     distance is the L2 distance between class embeddings (paper eq. 16) or
     the cosine distance.
 
+    Word-embedding class distances are the best similarity source of Liu and JaJa [1]_.
+
     Parameters
     ----------
     vectors : str, path-like, gensim KeyedVectors, mapping or callable
@@ -75,6 +77,10 @@ class WordEmbeddingSimilarity(BaseSimilarity):
         Class embeddings.
     distances_ : ndarray of shape (n_classes, n_classes), dtype=float64
         Distances between class embeddings; zero diagonal.
+
+    References
+    ----------
+    .. [1] C. Liu and J. JaJa, "Class-similarity based label smoothing for confidence calibration", *ICANN*, 2021. arXiv:2006.14028.
 
     Examples
     --------

@@ -14,14 +14,19 @@ __all__ = ["WordNetSimilarity"]
 
 _METRICS = ("path", "wup", "lch")
 _WNID = re.compile(r"^([nvasr])(\d{8})$")
+_SYNSET_NAME = re.compile(r"^.+\.[nvasr]\.\d+$")
 
 
 class WordNetSimilarity(BaseSimilarity):
     """Class distances from WordNet synsets: path, Wu-Palmer or Leacock-Chodorow.
 
     Each class is mapped to one WordNet synset, given by name
-    (``"dolphin.n.02"``) or by ImageNet-style id (``"n02068974"``, part of
-    speech + 8-digit offset). The distance is ``sim(k, k) - sim(k, k')``, the
+    (``"dolphin.n.02"``), by ImageNet-style id (``"n02068974"``, part of
+    speech + 8-digit offset) or by a plain noun (``"dolphin"``,
+    ``"maple_tree"``, ``"Egyptian cat"``), which stands for its most common
+    noun sense (``dolphin.n.01``; pass ``synsets`` to pick another). So the
+    folder names of :func:`~simcalib.datasets.load_image_folder` work as
+    labels directly. The distance is ``sim(k, k) - sim(k, k')``, the
     drop of the chosen NLTK similarity below its self-similarity (NLTK's
     default ``simulate_root`` handling):
 
@@ -168,7 +173,7 @@ def _resolve_synset_keys(synsets, classes):
     bad = [k for k in keys if not isinstance(k, str)]
     if bad:
         raise ValueError(
-            f"synsets must be synset names ('dolphin.n.02') or ids ('n02068974'); got {bad[:5]}"
+            f"synsets must be synset names ('dolphin.n.02'), ids ('n02068974') or nouns ('dolphin'); got {bad[:5]}"
         )
     return keys
 
@@ -205,6 +210,10 @@ def _lookup(wn, key):
     try:
         if m:
             return wn.synset_from_pos_and_offset(m.group(1), int(m.group(2)))
+        if not _SYNSET_NAME.match(key):
+            # a plain noun: its first (most frequent) noun sense
+            senses = wn.synsets(re.sub(r"\s+", "_", key), pos=wn.NOUN)
+            return senses[0] if senses else None
         return wn.synset(key)
     except Exception:  # nltk raises WordNetError, ValueError or others for bad keys
         return None

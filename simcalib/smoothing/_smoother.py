@@ -22,6 +22,8 @@ class SimilaritySmoother(TransformerMixin, BaseEstimator):
     ``s_k(k) = 0`` and renormalised, then ``(1 - alpha) e_k + alpha s_k``.
     ``transform(y)`` looks the rows up for the labels ``y``.
 
+    The smooth labels are those of Liu and JaJa [1]_ (eq. 17-18).
+
     Parameters
     ----------
     similarity : similarity source or array-like of shape (n_classes, n_classes)
@@ -52,6 +54,10 @@ class SimilaritySmoother(TransformerMixin, BaseEstimator):
     share ``alpha`` equally whatever ``beta`` is. ``alpha = 0`` gives one-hot
     labels; ``beta = 0`` gives ``alpha / (K - 1)`` on every other class (unlike
     uniform label smoothing, which also puts ``alpha / K`` on the true class).
+
+    References
+    ----------
+    .. [1] C. Liu and J. JaJa, "Class-similarity based label smoothing for confidence calibration", *ICANN*, 2021. arXiv:2006.14028.
 
     Examples
     --------

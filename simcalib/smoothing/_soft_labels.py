@@ -25,6 +25,8 @@ def smooth_labels_from_distances(distances, alpha=0.1, beta=1.0):
        the rest renormalised;
     4. ``y_k = (1 - alpha) e_k + alpha s_k``.
 
+    This is eq. 17-18 of Liu and JaJa [1]_.
+
     Parameters
     ----------
     distances : array-like of shape (n_classes, n_classes)
@@ -41,6 +43,10 @@ def smooth_labels_from_distances(distances, alpha=0.1, beta=1.0):
     soft_labels : ndarray of shape (n_classes, n_classes), dtype=float64
         Row-stochastic: rows sum to 1, ``soft_labels[k, k] == 1 - alpha``, and
         off-diagonal mass decreases (weakly) as the distance increases.
+
+    References
+    ----------
+    .. [1] C. Liu and J. JaJa, "Class-similarity based label smoothing for confidence calibration", *ICANN*, 2021. arXiv:2006.14028.
 
     Examples
     --------

@@ -85,7 +85,7 @@ def one_line_error(capsys, argv, fragment):
 # ------------------------------------------------------------------ evaluate
 @pytest.mark.parametrize("name, args, fragment", [
     ("nope.npz", [], "nope.npz: no such file"),
-    ("adir", [], "adir: is a directory"),
+    ("adir", [], "adir: no outputs.npz of simcalib reproduce runs"),  # a folder is read as runs
     ("empty.npz", [], "empty.npz: not a readable .npz file"),
     ("text.npz", [], "text.npz: not a readable .npz file"),
     ("trunc.npz", [], "trunc.npz: not a readable .npz file"),

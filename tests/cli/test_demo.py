@@ -46,6 +46,8 @@ def test_demo_one_epoch(tmp_path, capsys, shared_data):
     assert "What the table says" in text and "- Regime: the one-hot network is" in text
     assert "GridSearchCV chose alpha" in text and "between 0 and 200 %" in text
     assert "1 epoch," in captured.err and "1 epochs" not in captured.err
+    # captured output is not a terminal: no colour, no bar, no carriage return
+    assert "\x1b" not in captured.out + captured.err and "\r" not in captured.err
     assert "[1/" in captured.err
     assert (out / "fig1_reliability.png").read_bytes()[:4] == b"\x89PNG"
     md = (out / "results.md").read_text()
@@ -54,11 +56,22 @@ def test_demo_one_epoch(tmp_path, capsys, shared_data):
     assert (out / "results.csv").is_file()
 
 
-def test_demo_quiet_prints_nothing_on_stderr(tmp_path, capsys):
+def test_demo_quiet_prints_nothing_on_stderr(tmp_path, capsys, monkeypatch):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    # stderr says it is a terminal: without --quiet the run and CV bars would be drawn there
+    monkeypatch.delenv("SIMCALIB_PROGRESS", raising=False)
+    err = Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
     assert main(["demo", "--epochs", "1", "--jobs", "1", "--quiet", "--regime", "calibrated",
                  "--out", str(tmp_path / "q")]) == 0
     captured = capsys.readouterr()
-    assert captured.err == ""
+    assert captured.err == "" and err.getvalue() == ""
     assert "smoothing hurts" in captured.out
 
 

@@ -50,9 +50,11 @@ def test_table_for_npz_logits(capsys, npz_file):
         assert line.split()[-1] == f"{100 * report[key]:.2f}%"
     nll = next(line for line in lines if line.startswith("NLL"))
     assert nll.split()[-1] == f"{report['nll']:.4f}"
-    # aligned: every value ends in the same column
-    table = lines[1:]
+    # aligned: every value ends in the same column; then one line on P and O
+    table = lines[1:-1]
     assert len({len(line) for line in table}) == 1
+    assert lines[-1].startswith("P = ECE of the predicted class, O = ECE of all outputs")
+    assert "can exceed 100 %" in lines[-1]
 
 
 def test_json_output(capsys, npz_file):
@@ -179,7 +181,7 @@ def _bad_files(tmp_path):
     files["empty"] = (tmp_path / "empty.csv", "header row")
     (tmp_path / "p.txt").write_text("1 2 3")
     files["suffix"] = (tmp_path / "p.txt", "unsupported file type")
-    files["dir"] = (tmp_path, "is a directory")
+    files["dir"] = (tmp_path, "no outputs.npz of simcalib reproduce runs")  # read as runs
     return files
 
 

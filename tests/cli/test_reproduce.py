@@ -65,3 +65,27 @@ def test_changed_settings_in_same_out_folder(tmp_path, capsys):
     assert main(base) == 0
     assert main(base[:] + ["--alpha", "0.3"]) == 2
     assert "other settings (alpha: 0.1 -> 0.3)" in capsys.readouterr().err
+
+
+def test_written_command_has_no_absolute_path(tmp_path, monkeypatch):
+    # results.md must be rerunnable elsewhere: data paths relative to where
+    # the command ran, an output folder outside it by its name alone
+    from simcalib.cli import build_parser
+    from simcalib.cli._reproduce import command_line
+
+    repo, shared, scratch = tmp_path / "repo", tmp_path / "shared" / "data", tmp_path / "scratch"
+    for folder in (repo, shared, scratch):
+        folder.mkdir(parents=True)
+    monkeypatch.chdir(repo)
+    args = build_parser().parse_args(
+        ["reproduce", "--dataset", "tiny-imagenet", "--data-dir", str(shared / "ti.tar.xz"),
+         "--word-vectors", str(shared / "glove.txt"), "--out", str(scratch / "ti_run"),
+         "--ood-data-dir", "relative/as/typed"])
+    command = command_line(args, "reproduce")
+    assert str(tmp_path) not in command
+    assert "--data-dir ../shared/data/ti.tar.xz" in command
+    assert "--word-vectors ../shared/data/glove.txt" in command
+    assert "--out ti_run" in command and "--ood-data-dir relative/as/typed" in command
+    inside = build_parser().parse_args(
+        ["reproduce", "--dataset", "digits", "--out", str(repo / "runs" / "d")])
+    assert "--out runs/d" in command_line(inside, "reproduce")

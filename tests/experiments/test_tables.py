@@ -43,7 +43,8 @@ def test_text_and_markdown_layout():
     summary = summarize(_records())
     text = format_table(summary).splitlines()
     assert text[0].split() == ["ECE", "(%)", "One-hot", "TS", "WE"]
-    assert [line.split()[0] for line in text[2:]] == ["Hist", "Hist", "KDE", "KDE", "Accuracy", "NLL"]
+    assert [line.split()[0] for line in text[2:-1]] == ["Hist", "Hist", "KDE", "KDE", "Accuracy", "NLL"]
+    assert text[-1].startswith("P = ECE of the predicted class") and "0-200 %" in text[-1]
     mean, std, _ = summary["we"]["kde_ece_o"]
     row = [line for line in text if line.startswith("KDE O")][0]
     assert row.endswith(f"{100 * mean:.2f} ± {100 * std:.2f}")
