@@ -305,6 +305,7 @@ API_SUBPACKAGES = (
     "experiments",
     "cli",
     "curation",
+    "mixing",
     "persistence",
     "progress",
 )
