@@ -214,11 +214,15 @@ REPORTS = {
         ),
     ],
     "results": [
-        ("results/demo.txt", "simcalib demo (digits, CPU)", "simcalib demo --out demo-output"),
         (
-            "_static/demo/fig1_reliability.png",
+            "results/demo.txt",
+            "simcalib demo (digits, CPU)",
+            "python benchmarks/bench_demo.py --keep docs/results/demo",
+        ),
+        (
+            "results/demo/fig1_reliability.png",
             "simcalib demo: reliability diagrams",
-            "simcalib demo --out docs/_static/demo",
+            "python benchmarks/bench_demo.py --keep docs/results/demo",
         ),
     ],
 }
