@@ -1,7 +1,7 @@
 """
-==========================================================
+===========================================================
 Semantic mixing with calibrated re-annotation on the digits
-==========================================================
+===========================================================
 
 Calibration-aware semantic mixing (CSM, Luo et al., ICML 2025) trains a
 classifier on real images plus *generated* images that mix two classes,
