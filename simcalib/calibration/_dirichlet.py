@@ -190,21 +190,7 @@ class DirichletCalibrator(_FullLinearCalibrator):
         k = F.shape[1]
         w_pen, b_pen = _penalty_weights(self.reg, self.reg_lambda, self.reg_mu, k)
         if self.solver == "lbfgs":
-            # start from temperature scaling: W = I / T reproduces softmax(z / T)
-            beta = np.exp(_fit_log_beta(F, y))
-            W, b, res = fit_full_linear(
-                F,
-                y,
-                reg=self.reg,
-                reg_lambda=self.reg_lambda,
-                reg_mu=self.reg_mu,
-                max_iter=self.max_iter,
-                tol=self.tol,
-                init_scale=beta,
-            )
-            report_convergence(res, f"{type(self).__name__} (L-BFGS-B)", self.max_iter)
-            self.coef_, self.intercept_, self.n_iter_ = W, b, int(res.nit)
-            return None
+            return self._fit_lbfgs(F, y)
         if init is None:
             # temperature scaling of the features divided by the power of two
             # the solver scales them by: its temperature range (e^-10, e^10)
@@ -225,9 +211,32 @@ class DirichletCalibrator(_FullLinearCalibrator):
             state=state,
             confirm=confirm,
         )
+        if not res.converged and "not finite" in res.message:
+            # a numerical breakdown of the Newton model (seen on a CV fold of
+            # nearly separable logits): the first-order solver is slower but
+            # needs no Hessian, so it refits from the temperature-scaling start
+            return self._fit_lbfgs(F, y)
         report_convergence(res, f"{type(self).__name__} (Newton-CG)", self.max_iter)
         self.coef_, self.intercept_, self.n_iter_ = res.coef, res.intercept, res.n_iter
         return res.state
+
+    def _fit_lbfgs(self, F, y):
+        """The L-BFGS-B fit (``solver="lbfgs"``, and the fallback of a Newton breakdown)."""
+        # start from temperature scaling: W = I / T reproduces softmax(z / T)
+        beta = np.exp(_fit_log_beta(F, y))
+        W, b, res = fit_full_linear(
+            F,
+            y,
+            reg=self.reg,
+            reg_lambda=self.reg_lambda,
+            reg_mu=self.reg_mu,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            init_scale=beta,
+        )
+        report_convergence(res, f"{type(self).__name__} (L-BFGS-B)", self.max_iter)
+        self.coef_, self.intercept_, self.n_iter_ = W, b, int(res.nit)
+        return None
 
 
 def dirichlet_reg_grid(lambda_exponents=(-1, 0, 1, 2), mu_exponents=(-1, 1)):

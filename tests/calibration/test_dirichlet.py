@@ -456,3 +456,38 @@ def test_screen_then_refit_reaches_every_candidate_within_the_margin():
     order.clear()
     scores, refitted = _screen_then_refit(screened, lambda i: screened[:, i])
     assert order == [] and refitted.tolist() == [True, True, False, False, False]
+
+
+def test_newton_breakdown_falls_back_to_lbfgs(monkeypatch):
+    """A non-finite Newton step (a numerical breakdown) refits with L-BFGS-B.
+
+    Seen once on a cross-validation fold of nearly separable digits logits:
+    the default solver must then give the robust solver's answer, not its
+    starting point with a warning.
+    """
+    import warnings
+
+    from simcalib.calibration import DirichletCalibrator
+
+    rng = np.random.default_rng(0)
+    y = np.arange(120) % 4
+    Z = rng.normal(size=(120, 4))
+    Z[np.arange(120), y] += 2.0
+    namespace = DirichletCalibrator._fit_features.__globals__
+    real = namespace["fit_linear_newton"]
+
+    def broken(*args, **kwargs):
+        res = real(*args, **kwargs)
+        res.converged, res.message = False, "the Newton step is not finite"
+        res.coef = np.full_like(res.coef, np.nan)
+        return res
+
+    monkeypatch.setitem(namespace, "fit_linear_newton", broken)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no Newton warning: the fallback converged
+        fell_back = DirichletCalibrator(reg_lambda=0.1, reg_mu=0.1).fit(Z, y)
+    monkeypatch.setitem(namespace, "fit_linear_newton", real)
+    lbfgs = DirichletCalibrator(reg_lambda=0.1, reg_mu=0.1, solver="lbfgs").fit(Z, y)
+    np.testing.assert_array_equal(fell_back.coef_, lbfgs.coef_)
+    np.testing.assert_array_equal(fell_back.intercept_, lbfgs.intercept_)
+    assert np.all(np.isfinite(fell_back.predict_proba(Z)))
