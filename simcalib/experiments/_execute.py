@@ -201,7 +201,8 @@ def train(run, config, data, ood, folder, callbacks=(), *, settings=None, log=No
     """Train the network of a training run; return its record and outputs.
 
     The checkpoint callback writes the training state to ``folder`` after
-    every epoch and resumes from it. A cross-validated run first chooses
+    every tenth of the epochs (every epoch for runs under 20 epochs) and
+    resumes from it. A cross-validated run first chooses
     its alpha and beta with :func:`search`.
 
     Returns
@@ -219,7 +220,10 @@ def train(run, config, data, ood, folder, callbacks=(), *, settings=None, log=No
     if run.search:
         chosen = search(run, config, data, folder, settings=settings, log=log)
         alpha, beta = chosen["alpha"], chosen["beta"]
-    checkpoint = TrainingCheckpoint(folder, resume=True)
+    # every tenth of the epochs: an interruption loses at most that much, and
+    # short runs (the demo: 100 epochs of 4 batches) do not spend a tenth of
+    # their time writing checkpoints
+    checkpoint = TrainingCheckpoint(folder, every=max(1, int(config.epochs) // 10), resume=True)
     done = _epochs_done_callback()
     clf = make_classifier(
         run.targets, alpha, beta, config, data, run.seed,
