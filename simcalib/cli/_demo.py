@@ -95,7 +95,7 @@ REGIMES = {
         "as the paper's networks are",
         train_per_class=4, width=32, epochs=100, batch_size=10, lr=1e-2, weight_decay=0.0,
         alpha=0.02, beta=2.0, holdout=0.5, holdout_from="test",
-        cv_alphas=(0.01, 0.03, 0.1), cv_betas=(1.0, 4.0), cv_folds=2,
+        cv_alphas=(0.01, 0.03, 0.1), cv_betas=(1.0, 4.0), cv_folds=4,
     ),
     # The demo of earlier versions: 1212 training images, 98 % accuracy.
     "calibrated": Regime(
@@ -103,7 +103,7 @@ REGIMES = {
         "when the baseline is already calibrated, smoothing hurts",
         train_per_class=None, width=16, epochs=20, batch_size=32, lr=5e-3, weight_decay=5e-4,
         alpha=0.1, beta=2.0, holdout=0.1, holdout_from="train",
-        cv_alphas=(0.01, 0.03, 0.1), cv_betas=(1.0, 4.0), cv_folds=2,
+        cv_alphas=(0.01, 0.03, 0.1), cv_betas=(1.0, 4.0), cv_folds=3,
     ),
 }
 
