@@ -199,18 +199,22 @@ class DirichletCalibrator(_FullLinearCalibrator):
             s = _power_of_two_scale(F)
             beta = np.exp(_fit_log_beta(F / s, y)) / s
             init = (beta * np.eye(k), np.zeros(k))
-        res = fit_linear_newton(
-            F,
-            y,
-            w_pen=w_pen,
-            b_pen=0.0 if w_pen is None else b_pen,
-            coef_init=init[0],
-            intercept_init=init[1],
-            tol=self.tol,
-            max_iter=self.max_iter,
-            state=state,
-            confirm=confirm,
-        )
+        # overflow inside a breaking-down Newton model is detected below (a
+        # non-finite step or objective) and handled by the L-BFGS-B refit, so
+        # numpy's RuntimeWarnings would only alarm the user
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            res = fit_linear_newton(
+                F,
+                y,
+                w_pen=w_pen,
+                b_pen=0.0 if w_pen is None else b_pen,
+                coef_init=init[0],
+                intercept_init=init[1],
+                tol=self.tol,
+                max_iter=self.max_iter,
+                state=state,
+                confirm=confirm,
+            )
         if not res.converged and "not finite" in res.message:
             # a numerical breakdown of the Newton model (seen on a CV fold of
             # nearly separable logits): the first-order solver is slower but
