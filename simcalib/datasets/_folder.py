@@ -39,6 +39,7 @@ from simcalib.datasets._tiny_imagenet import (
     _check_cache_dir,
     _natural_key,
     _read_entry,
+    _select_classes,
 )
 
 __all__ = ["load_image_folder", "IMAGE_SUFFIXES"]
@@ -118,22 +119,6 @@ def _scan(folder, where):
             f"ending in {', '.join(IMAGE_SUFFIXES)})"
         )
     return images
-
-
-def _select(names, classes, where):
-    if classes is None:
-        return list(names)
-    if isinstance(classes, (int, np.integer)) and not isinstance(classes, bool):
-        if not 2 <= classes <= len(names):
-            raise ValueError(f"classes must be in [2, {len(names)}]; got {classes}")
-        return list(names[:classes])
-    chosen = [str(c) for c in classes]
-    unknown = [c for c in chosen if c not in names]
-    if unknown:
-        raise ValueError(f"classes {unknown[:10]} are not folders of {where}")
-    if len(set(chosen)) < 2:
-        raise ValueError(f"classes must name at least two classes; got {chosen}")
-    return [n for n in names if n in set(chosen)]
 
 
 def _split_items(per_class, names, test_size, random_state):
@@ -378,7 +363,8 @@ def load_image_folder(
     start = time.monotonic()
     train_dir, test_dir = _find_layout(path)
     train_images = _scan(train_dir, str(train_dir))
-    names = _select(list(train_images), classes, str(train_dir))
+    names = _select_classes(list(train_images), classes, str(train_dir), minimum=2,
+                            relation="are not folders of")
     if test_dir is not None:
         test_images = _scan(test_dir, str(test_dir))
         unknown = [n for n in test_images if n not in train_images]

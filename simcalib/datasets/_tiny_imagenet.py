@@ -222,19 +222,27 @@ def _parse_words(text, wnids, where):
     return descriptions, synonyms
 
 
-def _select_classes(wnids, classes, where):
+def _select_classes(wnids, classes, where, *, minimum=1, relation="are not in"):
+    """The classes a loader keeps: all, the first ``classes``, or those named.
+
+    One rule for every loader (Tiny-ImageNet wnids, image-folder names):
+    named classes keep the dataset's order; ``minimum`` is the fewest a
+    selection may hold; errors name ``where`` the names come from.
+    """
     if classes is None:
         return list(wnids)
     if isinstance(classes, (int, np.integer)) and not isinstance(classes, bool):
-        if not 1 <= classes <= len(wnids):
-            raise ValueError(f"classes must be in [1, {len(wnids)}]; got {classes}")
+        if not minimum <= classes <= len(wnids):
+            raise ValueError(f"classes must be in [{minimum}, {len(wnids)}]; got {classes}")
         return list(wnids[:classes])
     classes = [str(c) for c in classes]
     unknown = [c for c in classes if c not in wnids]
     if unknown:
-        raise ValueError(f"classes {unknown[:10]} are not in {where}")
+        raise ValueError(f"classes {unknown[:10]} {relation} {where}")
     if not classes:
         raise ValueError("classes is empty")
+    if len(set(classes)) < minimum:
+        raise ValueError(f"classes must name at least {minimum} classes; got {classes}")
     return [w for w in wnids if w in set(classes)]
 
 
