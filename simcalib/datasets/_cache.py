@@ -5,7 +5,9 @@ A cache entry is a directory holding one ``.npy`` file per array and a
 entry is built in a temporary sibling directory and renamed into place only
 when every file and the manifest are written and flushed, so a process
 killed while writing leaves no entry at all (only a ``*.partial-*`` folder
-that the next build removes). On load the manifest is checked against the
+that the next build removes; a folder whose writer is still running is left
+alone, so two jobs that build the same entry at once do not break each
+other). On load the manifest is checked against the
 files; an entry that does not match is reported as missing and rebuilt, never
 silently used.
 
@@ -14,11 +16,14 @@ The same helpers write the per-run result files of ``simcalib reproduce``.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import shutil
+import socket
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +154,40 @@ def _sha256(path, chunk=1 << 22):
     return h.hexdigest()
 
 
+def _partial_prefix(name):
+    """Prefix of a temporary build folder: names the host and process writing it."""
+    host = socket.gethostname().replace("/", "_") or "host"
+    return f"{name}.partial-{host}-{os.getpid()}-"
+
+
+def _writer_alive(folder, name, max_age_s=86400.0):
+    """Whether the process that made the build folder ``folder`` may still be writing.
+
+    Folders of this host are judged by their process id; folders of another
+    host (a shared file system) by their age; folders named by older versions
+    (no host and process id) are leftovers.
+    """
+    rest = folder.name[len(f"{name}.partial-"):]
+    parts = rest.rsplit("-", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return False
+    host, pid = parts[0], int(parts[1])
+    if host != (socket.gethostname().replace("/", "_") or "host"):
+        try:
+            return time.time() - folder.stat().st_mtime < max_age_s
+        except OSError:
+            return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
 def save_array_cache(directory, arrays, meta=None):
     """Store named arrays as a verified cache entry at ``directory``.
 
@@ -178,10 +217,14 @@ def save_array_cache(directory, arrays, meta=None):
     directory = Path(directory)
     parent = directory.parent
     parent.mkdir(parents=True, exist_ok=True)
-    # Leftovers of earlier interrupted builds of this entry.
+    # Leftovers of earlier interrupted builds of this entry; the folder of a
+    # process that is still writing the same entry (two jobs started at once)
+    # is left alone.
     for stale in parent.glob(f"{directory.name}.partial-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{directory.name}.partial-", dir=parent))
+        if not _writer_alive(stale, directory.name):
+            shutil.rmtree(stale, ignore_errors=True)
+    prefix = _partial_prefix(directory.name)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     try:
         files = {}
         for name, array in arrays.items():
@@ -198,10 +241,22 @@ def save_array_cache(directory, arrays, meta=None):
         manifest = {"format": _FORMAT, "arrays": files, "meta": meta or {}}
         atomic_write_json(tmp / _MANIFEST, manifest)
         if directory.exists():
-            old = Path(tempfile.mkdtemp(prefix=f"{directory.name}.partial-", dir=parent))
-            os.replace(directory, old / "old")
+            old = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+            try:
+                os.replace(directory, old / "old")
+            except FileNotFoundError:
+                pass  # another writer moved it aside first
             shutil.rmtree(old, ignore_errors=True)
-        os.replace(tmp, directory)
+        try:
+            os.replace(tmp, directory)
+        except OSError as exc:
+            # Another process installed the entry between the check above and
+            # this rename: keep theirs when it is complete.
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or (
+                load_array_cache(directory, verify="size") is None
+            ):
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
         _fsync_dir(parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

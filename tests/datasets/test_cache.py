@@ -1,6 +1,12 @@
 """Tests of the atomic writes and the verified array cache."""
 
 import json
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,3 +113,61 @@ def test_atomic_write_uses_umask_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "f").stat().st_mode & 0o777 == 0o644
+
+
+def _dead_pid():
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_build_folder_of_a_running_writer_is_left_alone(tmp_path):
+    # Two jobs decoding the same dataset at once: the second must not delete
+    # the folder the first is still writing into.
+    host = socket.gethostname().replace("/", "_")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        live = tmp_path / f"e.partial-{host}-{sleeper.pid}-abc_1"
+        dead = tmp_path / f"e.partial-{host}-{_dead_pid()}-abc_2"
+        for folder in (live, dead):
+            folder.mkdir()
+            (folder / "x.npy").write_bytes(b"partial")
+        save_array_cache(tmp_path / "e", {"x": np.zeros(3)})
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["e", live.name])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def _save_many(directory, seed, rounds):
+    rng = np.random.default_rng(seed)
+    for _ in range(rounds):
+        save_array_cache(directory, {"x": rng.random(1_000_000)}, {"k": 1})
+
+
+def test_two_processes_building_the_same_entry_both_succeed(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        results = [pool.apply_async(_save_many, (tmp_path / "e", seed, 40)) for seed in (0, 1)]
+        for result in results:
+            result.get(timeout=120)  # re-raises a writer's OSError here
+    arrays, meta = load_array_cache(tmp_path / "e")
+    assert arrays["x"].shape == (1_000_000,) and meta == {"k": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["e"]
+
+
+def test_entry_installed_by_another_writer_during_the_rename_is_kept(tmp_path, monkeypatch):
+    real_replace = os.replace
+    entry = tmp_path / "e"
+
+    def racing_replace(src, dst):
+        if Path(dst) == entry and ".partial-" in Path(src).name and not entry.exists():
+            monkeypatch.setattr("simcalib.datasets._cache.os.replace", real_replace)
+            save_array_cache(entry, {"x": np.ones(3)})  # the other writer wins
+        return real_replace(src, dst)
+
+    monkeypatch.setattr("simcalib.datasets._cache.os.replace", racing_replace)
+    save_array_cache(entry, {"x": np.zeros(3)})
+    arrays, _ = load_array_cache(entry)
+    np.testing.assert_array_equal(arrays["x"], np.ones(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["e"]
