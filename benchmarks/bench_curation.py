@@ -552,8 +552,16 @@ def write_shift(args, cfg, data, task_classes):
     official training images, test = the official validation images) the
     temperature learnt on the pool need not suit the test split.
     """
-    lines = ["| one-hot model | split | n | accuracy (clean labels) | mean confidence |",
-             "|---|---|---|---|---|"]
+    header = ["| one-hot model | split | n | accuracy (clean labels) | mean confidence |",
+              "|---|---|---|---|---|"]
+    target = Path(args.out) / "shift.md"
+    # rows of models whose cache is gone (not committed) are kept
+    rows = {}
+    if target.exists():
+        for line in target.read_text().splitlines()[2:]:
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if len(cells) == 5:
+                rows[(cells[0], cells[1])] = line
     for path in sorted((Path(args.out) / "cache").glob("*_seed*_onehot.pkl")):
         setting, seed = path.stem.split("_")[:2]
         if setting not in SETTINGS:
@@ -564,9 +572,13 @@ def write_shift(args, cfg, data, task_classes):
         for name in ("train", "pool", "test"):
             X, y = d[f"X_{name}"], d[f"y_{name}"]
             p = model.predict_proba(X)
-            lines.append(f"| {setting} {seed} | {name} | {len(y)} | "
-                         f"{100 * np.mean(p.argmax(1) == y):.1f} | {100 * p.max(1).mean():.1f} |")
-    (Path(args.out) / "shift.md").write_text("\n".join(lines) + "\n")
+            rows[(f"{setting} {seed}", name)] = (
+                f"| {setting} {seed} | {name} | {len(y)} | "
+                f"{100 * np.mean(p.argmax(1) == y):.1f} | {100 * p.max(1).mean():.1f} |")
+    order = {"train": 0, "pool": 1, "test": 2}
+    lines = header + [rows[k] for k in sorted(
+        rows, key=lambda k: (k[0].split()[0], k[0].split()[-1], order.get(k[1], 3)))]
+    target.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
@@ -623,7 +635,9 @@ def main(argv=None):
             f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(sys.argv)} "
                     f"wall {wall:.0f} s, threads {args.threads}, {platform.processor() or platform.machine()}, "
                     f"torch {torch.__version__}\n")
-    write_report(args, store)
+    # Re-read the records: another call may have added runs to the same
+    # folder meanwhile (one call per seed on each core).
+    write_report(args, Store(args.out))
     draw_figure(args, cfg, data, task)
 
 
