@@ -36,7 +36,7 @@ from simcalib.datasets._cache import (
 )
 from simcalib.datasets._decode import CHUNK, decode_images
 from simcalib.datasets._tiny_imagenet import (
-    _check_cache_dir,
+    _check_loader_options,
     _natural_key,
     _read_entry,
     _select_classes,
@@ -329,11 +329,6 @@ def load_image_folder(
         raise ValueError(f"test_size must be a float in (0, 1); got {test_size!r}")
     if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
         raise ValueError(f"random_state must be an int; got {random_state!r}")
-    if max_per_class is not None and (
-        isinstance(max_per_class, bool) or not isinstance(max_per_class, (int, np.integer))
-        or max_per_class < 1
-    ):
-        raise ValueError(f"max_per_class must be a positive integer or None; got {max_per_class!r}")
     if classes is not None and (
         isinstance(classes, (bool, str, bytes))
         or not (isinstance(classes, (int, np.integer)) or hasattr(classes, "__iter__"))
@@ -341,13 +336,7 @@ def load_image_folder(
         raise ValueError(
             f"classes must be None, a number of classes or a list of folder names; got {classes!r}"
         )
-    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer))
-                               or n_jobs == 0 or n_jobs < -1):
-        raise ValueError(f"n_jobs must be None, -1 or a positive integer; got {n_jobs!r}")
-    if cache_dir is not None:
-        if not isinstance(cache_dir, (str, os.PathLike)):
-            raise TypeError(f"cache_dir must be a path or None; got {cache_dir!r}")
-        _check_cache_dir(Path(cache_dir).expanduser())
+    _check_loader_options(max_per_class, n_jobs, cache_dir)
     path = Path(root).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"image folder not found: {path} does not exist")

@@ -432,19 +432,8 @@ def load_tiny_imagenet(
     """
     if not isinstance(root, (str, os.PathLike)):
         raise TypeError(f"root must be a path (str or os.PathLike); got {root!r}")
-    if max_per_class is not None and (
-        isinstance(max_per_class, bool) or not isinstance(max_per_class, (int, np.integer))
-        or max_per_class < 1
-    ):
-        raise ValueError(f"max_per_class must be a positive integer or None; got {max_per_class!r}")
     _check_classes(classes)
-    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer))
-                               or n_jobs == 0 or n_jobs < -1):
-        raise ValueError(f"n_jobs must be None, -1 or a positive integer; got {n_jobs!r}")
-    if cache_dir is not None:
-        if not isinstance(cache_dir, (str, os.PathLike)):
-            raise TypeError(f"cache_dir must be a path or None; got {cache_dir!r}")
-        _check_cache_dir(Path(cache_dir).expanduser())
+    _check_loader_options(max_per_class, n_jobs, cache_dir)
     path = Path(root).expanduser()
     if not path.exists():
         raise FileNotFoundError(
@@ -517,6 +506,22 @@ def _check_classes(classes):
         raise ValueError(
             f"classes must be None, a number of classes or a list of class ids; got {classes!r}"
         )
+
+
+def _check_loader_options(max_per_class, n_jobs, cache_dir):
+    """The options the image loaders share; each error names its argument."""
+    if max_per_class is not None and (
+        isinstance(max_per_class, bool) or not isinstance(max_per_class, (int, np.integer))
+        or max_per_class < 1
+    ):
+        raise ValueError(f"max_per_class must be a positive integer or None; got {max_per_class!r}")
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer))
+                               or n_jobs == 0 or n_jobs < -1):
+        raise ValueError(f"n_jobs must be None, -1 or a positive integer; got {n_jobs!r}")
+    if cache_dir is not None:
+        if not isinstance(cache_dir, (str, os.PathLike)):
+            raise TypeError(f"cache_dir must be a path or None; got {cache_dir!r}")
+        _check_cache_dir(Path(cache_dir).expanduser())
 
 
 def _check_cache_dir(cache_dir):
