@@ -24,3 +24,26 @@ def shared_data():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op torch thread for the test, restored after it.
+
+    Two contended cores: one thread keeps small trainings short and stable.
+    Folders whose tests all train request it from an autouse fixture.
+    """
+    torch = pytest.importorskip("torch")
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """scikit-learn's digits as ``(n, 1, 8, 8)`` float32 images and labels."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return X.reshape(-1, 1, 8, 8).astype(np.float32), y

@@ -106,11 +106,8 @@ from simcalib.datasets import load_digits_images  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+def _one_thread(one_torch_thread):
+    """Every test here trains: one torch thread (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")
